@@ -1,0 +1,73 @@
+"""course_lib: the one library behind the rnn-course lectures and assignments.
+
+Every from-scratch piece has a PyTorch counterpart with the same name and
+signature, and the test suite checks that both give the same numbers.
+
+Names are loaded lazily (PEP 562), so ``import course_lib`` stays fast and
+``course_lib.LSTM`` imports only the module that defines it.
+
+Module map (one concept per file):
+
+- ``text``         tokenisers, ``Vocab``, ``bag_of_words``          (lecture 1, 7)
+- ``embedding``    ``one_hot``, ``Embedding``                        (lecture 7)
+- ``packing``      ``pad_sequence``, ``pack_padded_sequence``, ...   (lecture 7)
+- ``data``         offline datasets and a padding collate function
+- ``rnn``, ``lstm``, ``gru``   cells and layers equal to ``torch.nn``    (lectures 2, 5, 6)
+- ``recurrent``    the multi-layer / bidirectional / packed driver they share
+- ``lstm_manual``  an LSTM layer whose backward is hand-written BPTT   (lecture 4)
+- ``bptt``         manual BPTT, gradient check, truncated BPTT          (lecture 4)
+- ``clipping``     ``clip_grad_norm_``, ``clip_grad_value_``           (lecture 4)
+- ``diagnostics``  vanishing / exploding gradient measurements          (lecture 4)
+- ``models``, ``seq2seq``, ``training``, ``plots``  what lectures train and draw
+- ``grading``      instructor tooling (loaded only by the ``rnn-course`` CLI)
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "text": ["word_tokenize", "char_tokenize", "Vocab", "bag_of_words"],
+    "embedding": ["one_hot", "Embedding"],
+    "packing": [
+        "PackedSequence",
+        "pad_sequence",
+        "pack_padded_sequence",
+        "pad_packed_sequence",
+        "pack_sequence",
+        "unpack_sequence",
+        "packing_multiplications",
+    ],
+    "rnn": ["RNNCell", "RNN"],
+    "lstm": ["LSTMCell", "LSTM"],
+    "gru": ["GRUCell", "GRU"],
+    "recurrent": ["parameter_table"],
+    "clipping": ["clip_grad_norm_", "clip_grad_value_", "clip_gradient_slide"],
+    "bptt": [
+        "rnn_forward",
+        "rnn_backward",
+        "lstm_forward",
+        "lstm_backward",
+        "numerical_gradient",
+        "gradient_check",
+        "truncated_bptt_epoch",
+    ],
+    "diagnostics": [
+        "largest_singular_value",
+        "hidden_gradient_norms",
+        "plot_gradient_norms",
+    ],
+}
+
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'course_lib' has no attribute {name!r}")
+    value = getattr(import_module(f"course_lib.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
