@@ -1,0 +1,137 @@
+"""One-hot vectors and the embedding lookup that replaces them (lecture 7, RNN steps 3-4).
+
+The slide multiplies a one-hot row by the embedding matrix: ``one_hot(i) @ W``
+picks row ``i`` of ``W``. An embedding layer skips the sparse product and looks
+the row up directly, ``Embedding(W)(i) == W[i]``; the two are equal, the lookup
+is just cheaper. ``Embedding`` mirrors ``torch.nn.Embedding`` (same weight
+layout, initialisation and ``padding_idx`` rule), written with plain indexing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _check_indices(tensor: object, name: str) -> torch.Tensor:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of integer indices, got {type(tensor).__name__}")
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer indices (e.g. torch.long), got dtype {tensor.dtype}")
+    return tensor
+
+
+def one_hot(tensor: torch.Tensor, num_classes: int = -1) -> torch.Tensor:
+    """One-hot encode integer indices: ``out[..., k] = 1`` where ``tensor[...] == k``.
+
+    Shape ``(*)`` -> ``(*, num_classes)``, dtype int64; ``num_classes=-1`` means
+    ``tensor.max() + 1``. Equal to ``torch.nn.functional.one_hot``.
+    """
+    _check_indices(tensor, "tensor")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
+    if num_classes != -1 and num_classes < 1:
+        raise ValueError(f"num_classes must be -1 (infer) or positive, got {num_classes}")
+    if tensor.numel() and int(tensor.min()) < 0:
+        raise ValueError(f"tensor must hold non-negative class indices, got minimum {int(tensor.min())}")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise ValueError("num_classes must be given for an empty tensor (it cannot be inferred)")
+        num_classes = int(tensor.max()) + 1
+    elif tensor.numel() and int(tensor.max()) >= num_classes:
+        raise ValueError(f"tensor must hold class indices below num_classes={num_classes}, got {int(tensor.max())}")
+    classes = torch.arange(num_classes, device=tensor.device)  # (C,)
+    return (tensor.unsqueeze(-1) == classes).long()  # (*, C)
+
+
+class Embedding(nn.Module):
+    """A lookup table ``weight`` of shape ``(num_embeddings, embedding_dim)``.
+
+    ``forward(input)`` returns ``weight[input]``, shape ``(*, embedding_dim)``:
+    the same numbers as ``one_hot(input, num_embeddings).float() @ weight``.
+    Rows start as N(0, 1) samples, as in torch. Row ``padding_idx`` (a ``<pad>``
+    token) starts at zero and never receives a gradient, so padding stays neutral
+    during training.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        _weight: torch.Tensor | None = None,
+        _freeze: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, int):
+                raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"padding_idx must be in [-{num_embeddings}, {num_embeddings - 1}], got {padding_idx}"
+                )
+            padding_idx %= num_embeddings  # torch's rule: -1 means the last row
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        if _weight is None:
+            weight = torch.empty(num_embeddings, embedding_dim, device=device, dtype=dtype)  # (V, D)
+            self.weight = nn.Parameter(weight, requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            if not isinstance(_weight, torch.Tensor):
+                raise TypeError(f"_weight must be a torch.Tensor, got {type(_weight).__name__}")
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"_weight must have shape ({num_embeddings}, {embedding_dim}), got {tuple(_weight.shape)}"
+                )
+            self.weight = nn.Parameter(_weight, requires_grad=not _freeze)
+
+    def reset_parameters(self) -> None:
+        """Draw every row from N(0, 1), then zero the padding row (torch's initialisation)."""
+        nn.init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with torch.no_grad():
+                self.weight[self.padding_idx].fill_(0)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        _check_indices(input, "input")
+        if input.numel() and not 0 <= int(input.min()) <= int(input.max()) < self.num_embeddings:
+            raise ValueError(
+                f"input must hold indices in [0, {self.num_embeddings - 1}], "
+                f"got values in [{int(input.min())}, {int(input.max())}]"
+            )
+        out = self.weight[input]  # (*, D)
+        if self.padding_idx is not None:
+            # The pad row's value is returned but detached, so its gradient is zero.
+            is_pad = (input == self.padding_idx).unsqueeze(-1)  # (*, 1)
+            out = torch.where(is_pad, out.detach(), out)  # (*, D)
+        return out
+
+    @classmethod
+    def from_pretrained(
+        cls, embeddings: torch.Tensor, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
+        """An ``Embedding`` whose weight is ``embeddings`` (kept as given, padding row included).
+
+        ``freeze=True`` leaves the weight out of training (``requires_grad=False``).
+        """
+        if not isinstance(embeddings, torch.Tensor):
+            raise TypeError(f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}")
+        if embeddings.dim() != 2:
+            raise ValueError(f"embeddings must be 2-D (num_embeddings, embedding_dim), got shape {tuple(embeddings.shape)}")
+        if not isinstance(freeze, bool):
+            raise TypeError(f"freeze must be a bool, got {type(freeze).__name__}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze)
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
