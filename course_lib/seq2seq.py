@@ -1,0 +1,326 @@
+"""Sequence to sequence with Bahdanau attention (lecture 10).
+
+An encoder RNN reads the source ``x_1 .. x_S`` into states ``h_1 .. h_S``; a
+decoder RNN writes the target one token at a time. With attention (Bahdanau,
+Cho and Bengio, 2014, "Neural machine translation by jointly learning to align
+and translate") the decoder looks back at every ``h_j`` at every step ``i``:
+
+    e_ij    = a(s_{i-1}, h_j) = v^T tanh(W_s s_{i-1} + W_h h_j)      (alignment score)
+    alpha_ij = exp(e_ij) / sum_k exp(e_ik)                          (attention weights)
+    c_i     = sum_j alpha_ij h_j                                   (context vector)
+    s_i     = f(s_{i-1}, y_{i-1}, c_i)                             (decoder state, a GRU cell)
+
+Padding positions of the source get ``e_ij = -inf``, so their weight is exactly 0.
+
+Sentences are framed with the slide's special tokens: the encoder reads the
+source then ``<EOS>``; the decoder reads ``<START>`` then the target (teacher
+forcing) and must output the target then ``<EOS>``; everything is padded with
+``<PAD>`` to a fixed number of steps (:func:`pad_seq2seq`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from course_lib.models import _BACKENDS, _check_choice, _check_int, pack_padded, recurrent_layer
+
+PAD, START, EOS = "<PAD>", "<START>", "<EOS>"
+SPECIALS = (PAD, START, EOS)  # indices 0, 1, 2 in every seq2seq vocabulary here
+
+
+def _default_tokenize(text: str) -> list[str]:
+    from course_lib.text import word_tokenize
+
+    return word_tokenize(text)
+
+
+def pad_seq2seq(
+    source: str | Sequence[str],
+    target: str | Sequence[str],
+    encoder_steps: int,
+    decoder_steps: int,
+    tokenize: Callable[[str], list[str]] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """Frame and pad one sentence pair as on the slide (lecture 10).
+
+    With 7 encoder steps and 6 decoder steps, ``'hello, how are you'`` ->
+    ``'i am fine'`` gives::
+
+        encoder_input = ['hello', 'how', 'are', 'you', '<EOS>', '<PAD>', '<PAD>']
+        decoder_input = ['<START>', 'i', 'am', 'fine', '<EOS>', '<PAD>']
+        output        = ['i', 'am', 'fine', '<EOS>', '<PAD>', '<PAD>']
+
+    ``source``/``target`` are strings (split with ``tokenize``, default
+    :func:`course_lib.text.word_tokenize`, which drops punctuation) or token lists.
+    Raises ``ValueError`` if a sentence does not fit its number of steps.
+    """
+    encoder_steps = _check_int(encoder_steps, "encoder_steps")
+    decoder_steps = _check_int(decoder_steps, "decoder_steps", minimum=2)
+    tokenize = tokenize or _default_tokenize
+    if not callable(tokenize):
+        raise TypeError(f"tokenize must be callable or None, got {type(tokenize).__name__}")
+
+    def tokens(text: object, name: str) -> list[str]:
+        if isinstance(text, str):
+            return list(tokenize(text))
+        if isinstance(text, Sequence) and all(isinstance(t, str) for t in text):
+            return list(text)
+        raise TypeError(f"{name} must be a str or a list of str tokens, got {type(text).__name__}")
+
+    src, tgt = tokens(source, "source"), tokens(target, "target")
+    if len(src) + 1 > encoder_steps:
+        raise ValueError(f"encoder_steps must be at least len(source) + 1 = {len(src) + 1}, got {encoder_steps}")
+    if len(tgt) + 1 > decoder_steps:
+        raise ValueError(f"decoder_steps must be at least len(target) + 1 = {len(tgt) + 1}, got {decoder_steps}")
+    encoder_input = src + [EOS] + [PAD] * (encoder_steps - len(src) - 1)
+    decoder_input = [START] + tgt + [EOS] + [PAD] * (decoder_steps - len(tgt) - 2)
+    output = tgt + [EOS] + [PAD] * (decoder_steps - len(tgt) - 1)
+    return encoder_input, decoder_input[:decoder_steps], output
+
+
+def reversal_pairs(
+    n: int, alphabet: str = "abcdefgh", min_len: int = 3, max_len: int = 8, seed: int = 0
+) -> list[tuple[str, str]]:
+    """A synthetic translation task: ``n`` random strings and their reversals ("abc" -> "cba").
+
+    The right alignment is known (output ``i`` comes from input ``S+1-i``), so a
+    trained attention map should show an anti-diagonal.
+    """
+    _check_int(n, "n")
+    _check_int(min_len, "min_len")
+    _check_int(max_len, "max_len", minimum=min_len)
+    if not isinstance(alphabet, str) or len(set(alphabet)) < 2:
+        raise ValueError("alphabet must be a str of at least two distinct characters")
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(min_len, max_len)))
+        pairs.append((s, s[::-1]))
+    return pairs
+
+
+def encode_pairs(
+    pairs: Sequence[tuple[str, str]],
+    tokens: Sequence[str],
+    tokenize: Callable[[str], list[str]] = list,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Turn sentence pairs into padded index tensors with :func:`pad_seq2seq`.
+
+    ``tokens`` is the vocabulary; it must start with ``<PAD>, <START>, <EOS>``.
+    Returns ``(src, src_lengths, decoder_input, output)`` of shapes ``(B, S)``,
+    ``(B,)``, ``(B, T)``, ``(B, T)``, where ``src_lengths`` counts the ``<EOS>``.
+    """
+    if tuple(tokens[:3]) != SPECIALS:
+        raise ValueError(f"tokens must start with {SPECIALS}, got {tuple(tokens[:3])}")
+    if len(pairs) == 0:
+        raise ValueError("pairs must hold at least one (source, target) pair")
+    index = {t: i for i, t in enumerate(tokens)}
+    split = [(tokenize(s), tokenize(t)) for s, t in pairs]
+    S = max(len(s) for s, _ in split) + 1
+    T = max(len(t) for _, t in split) + 1
+    rows = [pad_seq2seq(s, t, S, T) for s, t in split]
+    try:
+        enc = torch.tensor([[index[w] for w in r[0]] for r in rows])  # (B, S)
+        dec_in = torch.tensor([[index[w] for w in r[1]] for r in rows])  # (B, T)
+        out = torch.tensor([[index[w] for w in r[2]] for r in rows])  # (B, T)
+    except KeyError as err:
+        raise ValueError(f"tokens is missing the token {err.args[0]!r}") from None
+    lengths = torch.tensor([len(s) + 1 for s, _ in split])  # (B,)
+    return enc, lengths, dec_in, out
+
+
+class BahdanauAttention(nn.Module):
+    """Additive attention: ``e_ij = v^T tanh(W_s s_{i-1} + W_h h_j)``, ``alpha = softmax_j(e)``.
+
+    Args:
+        query_size: size of the decoder state ``s_{i-1}``.
+        key_size: size of each encoder state ``h_j``.
+        attention_size: size of the hidden layer of the scoring network ``a``.
+    """
+
+    def __init__(self, query_size: int, key_size: int, attention_size: int) -> None:
+        super().__init__()
+        _check_int(query_size, "query_size")
+        _check_int(key_size, "key_size")
+        _check_int(attention_size, "attention_size")
+        self.W_s = nn.Linear(query_size, attention_size, bias=False)
+        self.W_h = nn.Linear(key_size, attention_size, bias=True)
+        self.v = nn.Linear(attention_size, 1, bias=False)
+
+    def forward(
+        self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``query`` ``(B, Hs)``, ``keys`` ``(B, S, Hh)``, ``mask`` ``(B, S)`` True where real.
+
+        Returns the context ``c_i`` ``(B, Hh)`` and the weights ``alpha_i`` ``(B, S)``.
+        """
+        if query.dim() != 2 or keys.dim() != 3 or query.shape[0] != keys.shape[0]:
+            raise ValueError(
+                f"query must be (B, Hs) and keys (B, S, Hh) with the same B, got {tuple(query.shape)} and {tuple(keys.shape)}"
+            )
+        if mask is not None:
+            if mask.shape != keys.shape[:2] or mask.dtype != torch.bool:
+                raise ValueError(f"mask must be a bool tensor of shape {tuple(keys.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
+            if not mask.any(dim=1).all():
+                raise ValueError("mask must keep at least one position of every sequence")
+        scores = self.v(torch.tanh(self.W_s(query).unsqueeze(1) + self.W_h(keys)))  # (B, S, 1)
+        scores = scores.squeeze(-1)  # (B, S)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)  # (B, S)
+        context = torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # (B, Hh)
+        return context, weights
+
+
+class Encoder(nn.Module):
+    """Embedding + (bidirectional) GRU over a padded, packed source batch."""
+
+    def __init__(
+        self, vocab_size: int, embedding_dim: int, hidden_size: int,
+        bidirectional: bool = True, backend: str = "course_lib",
+    ) -> None:
+        super().__init__()
+        self.backend = _check_choice(backend, "backend", _BACKENDS)
+        self.embedding = nn.Embedding(_check_int(vocab_size, "vocab_size"), _check_int(embedding_dim, "embedding_dim"), padding_idx=0)
+        self.rnn = recurrent_layer(
+            "gru", backend, input_size=embedding_dim, hidden_size=_check_int(hidden_size, "hidden_size"),
+            batch_first=True, bidirectional=bool(bidirectional),
+        )
+        self.output_size = hidden_size * (2 if bidirectional else 1)
+
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``src`` ``(B, S)``, ``lengths`` ``(B,)`` -> states ``h_j`` ``(B, S, D*H)`` and the final state ``(B, D*H)``."""
+        if self.backend == "torch":
+            from torch.nn.utils.rnn import pad_packed_sequence
+        else:
+            from course_lib.packing import pad_packed_sequence
+        packed = pack_padded(self.embedding(src), lengths, self.backend)  # (B, S, E) packed
+        out, h_n = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])  # (B, S, D*H)
+        final = torch.cat(list(h_n[-(self.output_size // h_n.shape[-1]):]), dim=-1)  # (B, D*H)
+        return out, final
+
+
+class AttentionDecoder(nn.Module):
+    """GRU-cell decoder with Bahdanau attention: one step is ``s_i = GRU([E y_{i-1}; c_i], s_{i-1})``.
+
+    The next-token scores are ``W_o [s_i; c_i; E y_{i-1}] + b_o``.
+    """
+
+    def __init__(
+        self, vocab_size: int, embedding_dim: int, hidden_size: int, context_size: int,
+        attention_size: int | None = None, backend: str = "course_lib",
+    ) -> None:
+        super().__init__()
+        _check_choice(backend, "backend", _BACKENDS)
+        self.embedding = nn.Embedding(_check_int(vocab_size, "vocab_size"), _check_int(embedding_dim, "embedding_dim"), padding_idx=0)
+        self.attention = BahdanauAttention(hidden_size, context_size, attention_size or hidden_size)
+        if backend == "torch":
+            self.cell = nn.GRUCell(embedding_dim + context_size, hidden_size)
+        else:
+            from course_lib.gru import GRUCell
+
+            self.cell = GRUCell(embedding_dim + context_size, hidden_size)
+        self.out = nn.Linear(hidden_size + context_size + embedding_dim, vocab_size)
+
+    def step(
+        self, y_prev: torch.Tensor, s_prev: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One decoding step: ``y_prev`` ``(B,)``, ``s_prev`` ``(B, H)`` -> logits ``(B, V)``, ``s_i``, ``alpha_i`` ``(B, S)``."""
+        emb = self.embedding(y_prev)  # (B, E)
+        context, weights = self.attention(s_prev, keys, mask)  # (B, C), (B, S)
+        s = self.cell(torch.cat([emb, context], dim=-1), s_prev)  # (B, H)
+        logits = self.out(torch.cat([s, context, emb], dim=-1))  # (B, V)
+        return logits, s, weights
+
+
+class Seq2Seq(nn.Module):
+    """Encoder-decoder with Bahdanau attention (lecture 10).
+
+    Training uses teacher forcing: the decoder reads the true previous token
+    ``<START>, y_1, .., y_{T-1}``, not its own guess. :meth:`greedy_decode`
+    feeds back its own argmax and also returns the attention weights.
+
+    Args:
+        vocab_size: one vocabulary for source and target, starting ``<PAD>, <START>, <EOS>``.
+        embedding_dim, hidden_size: of encoder and decoder.
+        bidirectional: bidirectional encoder (as Bahdanau et al.).
+        backend: ``"course_lib"`` or ``"torch"`` for the GRU layer and cell.
+    """
+
+    def __init__(
+        self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 32,
+        bidirectional: bool = True, backend: str = "course_lib",
+    ) -> None:
+        super().__init__()
+        self.encoder = Encoder(vocab_size, embedding_dim, hidden_size, bidirectional, backend)
+        self.bridge = nn.Linear(self.encoder.output_size, hidden_size)
+        self.decoder = AttentionDecoder(vocab_size, embedding_dim, hidden_size, self.encoder.output_size, backend=backend)
+
+    def _encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
+        if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.is_floating_point():
+            raise ValueError(f"src must be a (B, S) tensor of token indices, got {getattr(src, 'shape', type(src).__name__)}")
+        src_lengths = torch.as_tensor(src_lengths)
+        if src_lengths.shape != (src.shape[0],) or src_lengths.min() < 1 or src_lengths.max() > src.shape[1]:
+            raise ValueError(f"src_lengths must have shape ({src.shape[0]},) with values in [1, {src.shape[1]}]")
+        keys, final = self.encoder(src, src_lengths)  # (B, S, C), (B, C)
+        mask = torch.arange(src.shape[1], device=src.device) < src_lengths.to(src.device).unsqueeze(1)  # (B, S)
+        s = torch.tanh(self.bridge(final))  # (B, H)
+        return keys, mask, s
+
+    def forward(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, decoder_input: torch.Tensor,
+        teacher_forcing: float = 1.0,
+    ) -> torch.Tensor:
+        """Logits ``(B, T, V)`` for ``decoder_input`` ``(B, T)`` (``<START>`` + target).
+
+        With ``teacher_forcing < 1`` each step after the first reads the model's own
+        previous argmax with probability ``1 - teacher_forcing``.
+        """
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
+        if decoder_input.dim() != 2 or decoder_input.shape[0] != src.shape[0]:
+            raise ValueError(f"decoder_input must be (B, T) with B = {src.shape[0]}, got {tuple(decoder_input.shape)}")
+        keys, mask, s = self._encode(src, src_lengths)
+        y = decoder_input[:, 0]  # (B,)
+        steps = []
+        for i in range(decoder_input.shape[1]):
+            logits, s, _ = self.decoder.step(y, s, keys, mask)  # (B, V), (B, H)
+            steps.append(logits)
+            if i + 1 < decoder_input.shape[1]:
+                forced = teacher_forcing >= 1.0 or torch.rand(()).item() < teacher_forcing
+                y = decoder_input[:, i + 1] if forced else logits.argmax(dim=-1)  # (B,)
+        return torch.stack(steps, dim=1)  # (B, T, V)
+
+    @torch.no_grad()
+    def greedy_decode(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int,
+        start_index: int = 1, eos_index: int = 2,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode by feeding back the argmax until ``<EOS>`` or ``max_len`` steps.
+
+        Returns the tokens ``(B, L)`` (``<EOS>`` included, then ``<PAD>`` = 0) and the
+        attention weights ``(B, L, S)``: row ``i`` is ``alpha_i`` over the source.
+        """
+        _check_int(max_len, "max_len")
+        was_training = self.training
+        self.eval()
+        keys, mask, s = self._encode(src, src_lengths)
+        B = src.shape[0]
+        y = torch.full((B,), start_index, dtype=torch.long, device=src.device)  # (B,)
+        done = torch.zeros(B, dtype=torch.bool, device=src.device)  # (B,)
+        tokens, weights = [], []
+        for _ in range(max_len):
+            logits, s, alpha = self.decoder.step(y, s, keys, mask)  # (B, V), (B, H), (B, S)
+            y = logits.argmax(dim=-1).masked_fill(done, 0)  # (B,)
+            tokens.append(y)
+            weights.append(alpha.masked_fill(done.unsqueeze(1), 0.0))
+            done = done | (y == eos_index)
+            if done.all():
+                break
+        self.train(was_training)
+        return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)  # (B, L), (B, L, S)
