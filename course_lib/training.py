@@ -117,7 +117,8 @@ def train(
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if not isinstance(loader, Iterable):
         raise TypeError(f"loader must be an iterable of batches, got {type(loader).__name__}")
-    from course_lib.clipping import clip_grad_norm_  # lecture 4's, equal to torch's
+    if clip is not None:
+        from course_lib.clipping import clip_grad_norm_  # lecture 4's, equal to torch's
 
     dev = default_device(device)
     model.to(dev)
@@ -293,6 +294,7 @@ def sample(
     hidden state; then each sampled token is the next step's input. The next
     token is drawn from ``softmax(logits / temperature)``: low temperatures
     sharpen the distribution, ``temperature=0`` takes the argmax (greedy).
+    ``<unk>`` and ``<pad>`` are never generated (their scores are set to ``-inf``).
 
     Returns the prompt followed by the generated text, decoded with ``vocab``
     (a :class:`course_lib.text.Vocab`).
@@ -323,8 +325,10 @@ def sample(
     x = torch.tensor([ids], dtype=torch.long, device=dev)  # (1, T0)
     logits, hidden = model(x, None)  # (1, T0, V)
     out = list(ids)
+    banned = [i for i in (getattr(vocab, "unk_index", None), getattr(vocab, "pad_index", None)) if i is not None]
     for _ in range(length):
         last = logits[0, -1].float().cpu()  # (V,)
+        last[banned] = float("-inf")
         if temperature == 0:
             nxt = int(last.argmax())
         else:
