@@ -58,7 +58,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
-        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}"
         return super().extra_repr() + extra
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
@@ -100,10 +100,6 @@ class RNN(RNNBase):
             device=device, dtype=dtype,
         )
         self.nonlinearity = nonlinearity
-
-    def extra_repr(self) -> str:
-        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
-        return super().extra_repr() + extra
 
     def _step(self, gx: Tensor, state: State, weight_hh: Tensor, bias_hh: Optional[Tensor]) -> State:
         return (_rnn_step(gx, state[0], weight_hh, bias_hh, self.nonlinearity),)  # (B, H)
