@@ -11,6 +11,7 @@ from boxes and arrows:
 - ``plot_stacked_rnn``     a multilayer RNN: depth up, time right     (lecture 2)
 - ``plot_hmm``             hidden Markov model in one picture         (lecture 1)
 - ``plot_lstm_cell``       the LSTM cell and its cell-state conveyor belt (lecture 5)
+- ``plot_gate_activations`` an LSTM cell's gates and states over a sequence (lecture 5)
 
 Every function returns the ``matplotlib.figure.Figure`` (or draws on ``ax``)
 and never calls ``plt.show()``.
@@ -255,5 +256,51 @@ def plot_lstm_cell():
     _arrow(ax, (7.6, 1.3), (7.6, 4.3), lw=1.2)
     ax.text(7.7, 4.0, "$h^{(t)}$ to the output layer", fontsize=9)
     _clean(ax, (-1.2, 10.6), (-1.1, 4.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_gate_activations(cell, inputs, tokens=None):
+    """Heat maps of an LSTM cell's gates i, f, g, o and its states c, h over a sequence.
+
+    ``cell`` is a ``course_lib.LSTMCell`` or ``torch.nn.LSTMCell`` (same parameter names),
+    ``inputs`` a (T, input_size) tensor, ``tokens`` optional labels for the time axis.
+    The gates are recomputed from the cell's weights with torch's gate order i, f, g, o.
+    Returns the figure.
+    """
+    import torch
+
+    H = cell.hidden_size
+    h = inputs.new_zeros(H)  # (H,)
+    c = inputs.new_zeros(H)  # (H,)
+    rows = {name: [] for name in ("i", "f", "g", "o", "c", "h")}
+    with torch.no_grad():
+        for x in inputs:  # x: (input_size,)
+            gates = cell.weight_ih @ x + cell.weight_hh @ h  # (4H,)
+            if cell.bias_ih is not None:
+                gates = gates + cell.bias_ih + cell.bias_hh
+            i, f, g, o = gates.chunk(4)  # 4 x (H,)
+            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+            c = f * c + i * g  # (H,)
+            h = o * c.tanh()  # (H,)
+            for name, value in zip(rows, (i, f, g, o, c, h)):
+                rows[name].append(value)
+    titles = {"i": "input gate $i_t$", "f": "forget gate $f_t$", "g": "input node $g_t$",
+              "o": "output gate $o_t$", "c": "cell state $c_t$", "h": "hidden state $h_t$"}
+    fig, axes = plt.subplots(2, 3, figsize=(12, 5), sharex=True, sharey=True)
+    for ax, name in zip(axes.flat, rows):
+        values = torch.stack(rows[name]).T  # (H, T)
+        gate = name in ("i", "f", "o")
+        im = ax.imshow(values, aspect="auto", cmap="viridis" if gate else "RdBu_r",
+                       vmin=0 if gate else -1, vmax=1)
+        ax.set_title(titles[name], fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.05)
+    for ax in axes[1]:
+        ax.set_xlabel("time step")
+        if tokens is not None:
+            ax.set_xticks(range(len(tokens)), tokens, rotation=60, fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("unit")
+    fig.suptitle("σ gates live in (0, 1): 0 blocks, 1 lets through; tanh values in (-1, 1)")
     fig.tight_layout()
     return fig
