@@ -1,0 +1,363 @@
+"""The book (issue 7): a config jupyter-book understands, lectures stored without outputs,
+a real `make book` build with warnings as errors, and a real headless Chromium over every page.
+
+The build runs once per session (fixture ``built_book``) exactly as ``make book`` does, into
+the repository's ``_build`` so that jupyter-book's execution cache is shared with ``make book``:
+an unchanged lecture is not executed again.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import nbformat
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+HTML = REPO / "_build" / "html"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LECTURE_SECONDS_LIMIT = 120  # issue 7: each lecture executes in at most ~2 minutes
+
+
+def _toc_files() -> list[str]:
+    """Every document of _toc.yml (root first), as paths without suffix."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf8"))
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            files.append(chapter["file"])
+            files.extend(section["file"] for section in chapter.get("sections", []))
+    return files
+
+
+def _lectures() -> list[Path]:
+    return sorted((REPO / "book" / "lectures").glob("*.ipynb"))
+
+
+# ----------------------------------------------------------------------------------------------
+# (a) every _config.yml key is one jupyter-book knows
+
+
+def _known_keys() -> tuple[set[str], set[str]]:
+    """Dotted key paths jupyter-book 1.x knows, from its shipped schema and default config.
+
+    Returns ``(known, open_)``: ``open_`` are mappings whose sub-keys jupyter-book passes on
+    without a fixed list (``sphinx.config``, ``sphinx.local_extensions``, ...).
+    """
+    from jupyter_book.config import PATH_JSON_SCHEMA, PATH_YAML_DEFAULT
+
+    known: set[str] = set()
+    open_: set[str] = set()
+
+    def walk_schema(node: dict, prefix: str) -> None:
+        for key, sub in node.get("properties", {}).items():
+            path = prefix + key
+            known.add(path)
+            types = sub.get("type", [])
+            types = [types] if isinstance(types, str) else types
+            if "properties" in sub:
+                walk_schema(sub, path + ".")
+            elif "object" in types:
+                open_.add(path)
+
+    def walk_default(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            path = prefix + key
+            known.add(path)
+            if isinstance(value, dict):
+                walk_default(value, path + ".")
+
+    walk_schema(json.loads(PATH_JSON_SCHEMA.read_text(encoding="utf8")), "")
+    walk_default(yaml.safe_load(PATH_YAML_DEFAULT.read_text(encoding="utf8")), "")
+    return known, open_
+
+
+def _unknown_keys(config: dict, known: set[str], open_: set[str], prefix: str = "") -> list[str]:
+    unknown = []
+    for key, value in config.items():
+        path = prefix + str(key)
+        if path not in known:
+            unknown.append(path)
+        elif isinstance(value, dict) and path not in open_:
+            unknown += _unknown_keys(value, known, open_, path + ".")
+    return unknown
+
+
+def test_config_key_check_catches_a_misspelling():
+    """The key check is not vacuous: a typo in a nested key is reported."""
+    known, open_ = _known_keys()
+    assert {"execute.execute_notebooks", "html.use_multitoc_numbering", "sphinx.config"} <= known
+    assert "sphinx.config" in open_
+    wrong = {"execute": {"execute_notebook": "cache"}, "htm": {}, "launch_buttons": {"thebe": False}}
+    assert _unknown_keys(wrong, known, open_) == ["execute.execute_notebook", "htm"]
+
+
+def test_config_keys_are_known_to_jupyter_book():
+    """Every key of _config.yml (recursively) is in jupyter-book's schema or default config."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf8"))
+    known, open_ = _known_keys()
+    assert _unknown_keys(config, known, open_) == []
+
+
+def test_sphinx_config_keys_are_registered_sphinx_values(tmp_path):
+    """Keys under sphinx.config are config values that Sphinx or a loaded extension registers."""
+    from jupyter_book.config import get_final_config
+    from sphinx.application import Sphinx
+
+    user = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf8"))
+    wanted = list((user.get("sphinx") or {}).get("config") or {})
+    sphinx_config, _ = get_final_config(
+        user_yaml=REPO / "_config.yml",
+        cli_config={"latex_individualpages": False},
+        sourcedir=tmp_path,
+        use_external_toc=False,
+    )
+    (tmp_path / "index.md").write_text("# index\n", encoding="utf8")
+    app = Sphinx(
+        srcdir=str(tmp_path), confdir=None, outdir=str(tmp_path / "out"),
+        doctreedir=str(tmp_path / "doctrees"), buildername="html",
+        confoverrides=sphinx_config, status=None, warning=None,
+    )
+    assert [key for key in wanted if key not in app.config] == []
+
+
+# ----------------------------------------------------------------------------------------------
+# (b) lectures are stored without outputs
+
+
+@pytest.mark.parametrize("path", _lectures(), ids=lambda p: p.stem)
+def test_lecture_is_stored_without_outputs(path):
+    """Lectures are executed by the build, never committed with outputs."""
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    stored = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert stored == [], f"{path.name}: code cells {stored} have stored outputs or execution counts"
+
+
+def test_toc_lists_every_lecture_and_guide():
+    """_toc.yml lists every lecture notebook and guide page in the book folder, and they exist."""
+    toc = _toc_files()
+    on_disk = {str(p.relative_to(REPO).with_suffix("")) for p in (REPO / "book").rglob("*")
+               if p.suffix in (".ipynb", ".md") and ".ipynb_checkpoints" not in p.parts}
+    assert sorted(on_disk - set(toc)) == []
+    missing = [f for f in toc if not any((REPO / f).with_suffix(s).exists() for s in (".md", ".ipynb"))]
+    assert missing == []
+
+
+# ----------------------------------------------------------------------------------------------
+# (c) the build, exactly as `make book`
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the book as `make book` does (warnings are errors, nitpicky), into REPO/_build."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(PYTHONHASHSEED="0", MPLBACKEND="Agg", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    cmd = [str(VENV_BIN / "jupyter-book"), "build", "--warningiserror", "--nitpick", "--keep-going",
+           "--path-output", ".", "."]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    seconds = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"book build failed (exit {proc.returncode}):\n{log[-6000:]}"
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert warnings == [], "\n".join(warnings)
+    print(f"\nbook build: {seconds:.1f} s")
+    return HTML
+
+
+@pytest.mark.slow
+def test_build_produces_every_page(built_book):
+    """Every toc entry has a page, and the offline MathJax was copied next to them."""
+    missing = [f for f in _toc_files() if not (built_book / f).with_suffix(".html").exists()]
+    assert missing == []
+    assert (built_book / "index.html").exists()
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+@pytest.mark.slow
+def test_every_lecture_executed_within_its_time_budget(built_book):
+    """jupyter-cache holds a successful execution of each lecture, each within the time budget."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(REPO / "_build" / ".jupyter_cache")
+    records = {Path(r.uri).resolve(): r for r in cache.list_cache_records()}
+    times = {}
+    for path in _lectures():
+        record = records.get(path.resolve())
+        assert record is not None, f"{path.name} has no execution record in the cache"
+        times[path.stem] = float(record.data.get("execution_seconds", 0.0))
+    print("\n" + "\n".join(f"{name:40s} {sec:6.1f} s" for name, sec in times.items()))
+    slow = {name: sec for name, sec in times.items() if sec > LECTURE_SECONDS_LIMIT}
+    assert slow == {}
+
+
+class _Resources(html.parser.HTMLParser):
+    """Collect the URLs a page loads by itself: scripts, stylesheets, images, fonts, iframes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "video", "audio") and a.get("src"):
+            self.urls.append(a["src"])
+        if tag == "link" and a.get("href") and set((a.get("rel") or "").split()) & {
+            "stylesheet", "preload", "icon", "modulepreload", "prefetch", "preconnect", "dns-prefetch"
+        }:
+            self.urls.append(a["href"])
+
+
+@pytest.mark.slow
+def test_pages_reference_nothing_external(built_book):
+    """No page's HTML loads a script, stylesheet, font or image from another host."""
+    offenders = []
+    pages = sorted(built_book.rglob("*.html"))
+    for page in pages:
+        parser = _Resources()
+        parser.feed(page.read_text(encoding="utf8"))
+        offenders += [f"{page.relative_to(built_book)}: {u}" for u in parser.urls
+                      if urlparse(u).scheme not in ("", "data") or u.startswith("//")]
+    css_urls = []
+    for css in built_book.rglob("*.css"):
+        for u in re.findall(r"url\(\s*['\"]?([^'\")]+)", css.read_text(encoding="utf8", errors="replace")):
+            if urlparse(u).scheme in ("http", "https") or u.startswith("//"):
+                css_urls.append(f"{css.relative_to(built_book)}: {u}")
+    assert offenders == [] and css_urls == []
+
+
+# ----------------------------------------------------------------------------------------------
+# (d) a real browser over every page
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def served_book(built_book):
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+_IMAGES_LOADED = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(imgs.map(img => img.complete ? null :
+      new Promise(done => { img.onload = img.onerror = done; })));
+  return imgs.filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src);
+}"""
+
+_MATH_TYPESET = """async () => {
+  const math = document.querySelectorAll('.math');
+  if (math.length === 0) return {math: 0, typeset: 0, raw: []};
+  for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+    await new Promise(r => setTimeout(r, 50));
+  await MathJax.startup.promise;
+  const typeset = Array.from(math).filter(el => el.querySelector('mjx-container')).length;
+  return {math: math.length, typeset: typeset};
+}"""
+
+
+@pytest.mark.slow
+def test_book_in_a_real_browser(served_book, built_book, tmp_path):
+    """Every page loads with no failed or external request, typeset math and loaded images,
+    and the sidebar reaches every lecture."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (make test installs it through .ci/system-deps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = sorted(p.relative_to(built_book).as_posix() for p in built_book.rglob("*.html"))
+    problems: list[str] = []
+    mathjax_loaded = False
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        page = context.pages[0] if context.pages else context.new_page()
+        requests: list[str] = []
+        failed: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
+        page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url} (HTTP {r.status})"))
+
+        for rel in pages:
+            requests.clear()
+            failed.clear()
+            page.goto(served_book + rel, wait_until="load", timeout=60_000)
+            math = page.evaluate(_MATH_TYPESET)
+            broken_images = page.evaluate(_IMAGES_LOADED)
+            page.wait_for_load_state("networkidle", timeout=30_000)
+            external = [u for u in requests
+                        if urlparse(u).scheme not in ("data", "blob", "about")
+                        and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+            mathjax_loaded |= any(u.endswith("_static/mathjax/tex-chtml.js") for u in requests)
+            text = page.inner_text("body")
+            if failed:
+                problems.append(f"{rel}: failed requests {failed}")
+            if external:
+                problems.append(f"{rel}: external requests {external}")
+            if broken_images:
+                problems.append(f"{rel}: images not loaded {broken_images}")
+            if math["math"] and math["typeset"] != math["math"]:
+                problems.append(f"{rel}: {math['math'] - math['typeset']} of {math['math']} math blocks not typeset")
+            if "$$" in text:
+                problems.append(f"{rel}: raw $$ in the visible text")
+
+        # The sidebar of the home page reaches every lecture, by clicking.
+        lectures = [f for f in _toc_files() if f.startswith("book/lectures/")]
+        assert lectures, "no lectures in _toc.yml"
+        for lecture in lectures:
+            page.goto(served_book + "index.html", wait_until="load")
+            link = page.locator(f"nav.bd-docs-nav a[href$='{lecture.split('/')[-1]}.html']").first
+            if link.count() == 0:
+                problems.append(f"sidebar has no link to {lecture}")
+                continue
+            link.click()
+            page.wait_for_load_state("load")
+            if not page.url.endswith(lecture + ".html") or page.locator("h1").count() == 0:
+                problems.append(f"sidebar link to {lecture} landed on {page.url}")
+
+        for name in ("04_bptt", "05_lstm"):
+            page.goto(served_book + f"book/lectures/{name}.html", wait_until="load")
+            page.evaluate(_MATH_TYPESET)
+            page.evaluate(_IMAGES_LOADED)
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+        context.close()
+
+    assert mathjax_loaded, "no page loaded the offline MathJax (_static/mathjax/tex-chtml.js)"
+    assert problems == [], "\n".join(problems)
