@@ -117,9 +117,6 @@ def train(
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if not isinstance(loader, Iterable):
         raise TypeError(f"loader must be an iterable of batches, got {type(loader).__name__}")
-    if clip is not None:
-        from course_lib.clipping import clip_grad_norm_  # lecture 4's, equal to torch's
-
     dev = default_device(device)
     model.to(dev)
     model.train()
@@ -134,7 +131,8 @@ def train(
             optimizer.zero_grad()
             loss.backward()
             if clip is not None:
-                clip_grad_norm_(model.parameters(), clip)
+                # torch's version of lecture 4's clip_grad_norm_ (course_lib.clipping is equal to it)
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             history.append(loss.item())
             bar.set_postfix(epoch=epoch + 1, loss=f"{history[-1]:.3f}", refresh=False)
