@@ -92,5 +92,7 @@ class GRU(RNNBase):
             device=device, dtype=dtype,
         )
 
-    def _step(self, gx: Tensor, state: State, weight_hh: Tensor, bias_hh: Optional[Tensor]) -> State:
+    def _step(
+        self, gx: Tensor, state: State, weight_hh: Tensor, bias_hh: Optional[Tensor]
+    ) -> State:
         return (_gru_step(gx, state[0], weight_hh, bias_hh),)  # (B, H)

@@ -132,7 +132,8 @@ class LSTM(RNNBase):
         bias_hh: Optional[Tensor],
         weight_hr: Optional[Tensor],
     ) -> State:
-        return _lstm_step(gx, state[0], state[1], weight_hh, bias_hh, weight_hr)  # (B, H_out), (B, H)
+        h, c = _lstm_step(gx, state[0], state[1], weight_hh, bias_hh, weight_hr)
+        return h, c  # (B, H_out), (B, H)
 
     def _run_direction(
         self,

@@ -71,7 +71,9 @@ def _check_float_tensor(name: str, value: Any, expected: str) -> None:
 
 def _is_packed(input: Any) -> bool:
     """A PackedSequence (torch's or ``course_lib.packing``'s) is a tuple with ``batch_sizes``."""
-    return not isinstance(input, Tensor) and hasattr(input, "data") and hasattr(input, "batch_sizes")
+    if isinstance(input, Tensor):
+        return False
+    return hasattr(input, "data") and hasattr(input, "batch_sizes")
 
 
 def _init_uniform(module: nn.Module, hidden_size: int) -> None:
@@ -332,14 +334,15 @@ class RNNBase(nn.Module):
         if hx is None:
             return None
         if len(self.state_names) == 1:
-            hx = (hx,) if isinstance(hx, Tensor) else hx
+            hx = (hx,)
         elif not isinstance(hx, (tuple, list)) or len(hx) != len(self.state_names):
-            raise TypeError(f"hx must be a tuple ({', '.join(self.state_names)}), got {type(hx).__name__}")
+            names = ", ".join(self.state_names)
+            raise TypeError(f"hx must be a tuple ({names}), got {type(hx).__name__}")
         layers = self.num_directions * self.num_layers
         states = []
         for name, state, size in zip(self.state_names, hx, self._state_sizes()):
             shape = (layers, batch, size) if batched else (layers, size)
-            meaning = "(D * num_layers, N, H)" if batched else "(D * num_layers, H) for unbatched input"
+            meaning = "(D * num_layers, N, H)" if batched else "(D * num_layers, H), unbatched"
             _check_float_tensor(f"hx ({name})", state, str(shape))
             if tuple(state.shape) != shape:
                 raise ValueError(
@@ -389,11 +392,13 @@ class RNNBase(nn.Module):
         # gates at once (the gate blocks are stacked in weight_hh): fewer, larger matmuls are
         # faster, and the loop body reads like the lecture's equations.
         gx = F.linear(x, weight_ih, bias_ih)  # (T, B, gates*H), or (N, gates*H) when packed
-        steps = gx.unbind(0) if batch_sizes is None else gx.split(batch_sizes)  # T x (B_t, gates*H)
+        # T tensors of (B_t, gates*H); B_t = B unless packed
+        steps = gx.unbind(0) if batch_sizes is None else gx.split(batch_sizes)
         scan = _scan_forward if direction == 0 else _scan_reverse
         outputs, final = scan(self._step, steps, state, hidden_weights)
-        output = torch.stack(outputs) if batch_sizes is None else torch.cat(outputs)  # (T, B, H_out)
-        return output, final
+        if batch_sizes is None:
+            return torch.stack(outputs), final  # (T, B, H_out)
+        return torch.cat(outputs), final  # (N, H_out), in the packed order
 
 
 def _scan_forward(
@@ -462,8 +467,9 @@ def parameter_table(module: nn.Module) -> str:
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    rows = [(name, str(tuple(p.shape)), str(p.numel())) for name, p in module.named_parameters()]
-    rows = [("name", "shape", "count"), *rows, ("total", "", str(sum(p.numel() for p in module.parameters())))]
+    rows = [("name", "shape", "count")]
+    rows += [(name, str(tuple(p.shape)), str(p.numel())) for name, p in module.named_parameters()]
+    rows += [("total", "", str(sum(p.numel() for p in module.parameters())))]
     name_width = max(len(row[0]) for row in rows)
     shape_width = max(len(row[1]) for row in rows)
     count_width = max(len(row[2]) for row in rows)

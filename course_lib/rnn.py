@@ -101,5 +101,7 @@ class RNN(RNNBase):
         )
         self.nonlinearity = nonlinearity
 
-    def _step(self, gx: Tensor, state: State, weight_hh: Tensor, bias_hh: Optional[Tensor]) -> State:
+    def _step(
+        self, gx: Tensor, state: State, weight_hh: Tensor, bias_hh: Optional[Tensor]
+    ) -> State:
         return (_rnn_step(gx, state[0], weight_hh, bias_hh, self.nonlinearity),)  # (B, H)

@@ -172,7 +172,8 @@ def test_h0_of_wrong_shape_is_a_value_error(cls, shape):
 @pytest.mark.parametrize("cls", LAYERS)
 def test_batched_h0_for_unbatched_input_is_a_value_error(cls):
     layer = cls(3, 4, bidirectional=True)
-    with pytest.raises(ValueError, match=r"hx \(h_0\) must have shape \(2, 4\).*unbatched"):
+    expected = r"hx \(h_0\) must have shape \(2, 4\) \(D \* num_layers, H\), unbatched"
+    with pytest.raises(ValueError, match=expected):
         layer(torch.zeros(5, 3), initial_state(layer, (2, 1, 4)))
 
 
@@ -200,9 +201,10 @@ def test_lstm_hx_not_a_pair_is_a_type_error():
 
 
 @pytest.mark.parametrize("cls", [RNN, GRU])
-def test_h0_not_a_tensor_is_a_type_error(cls):
-    with pytest.raises(TypeError, match=r"hx \(h_0\) must be a Tensor of shape"):
-        cls(3, 4)(torch.zeros(5, 2, 3), [[0.0] * 4] * 2)
+@pytest.mark.parametrize("hx", [[[0.0] * 4] * 2, (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))])
+def test_h0_not_a_tensor_is_a_type_error(cls, hx):
+    with pytest.raises(TypeError, match=r"hx \(h_0\) must be a Tensor of shape \(1, 2, 4\)"):
+        cls(3, 4)(torch.zeros(5, 2, 3), hx)
 
 
 # -- cells -------------------------------------------------------------------------------------
