@@ -102,6 +102,7 @@ class Embedding(nn.Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Rows of ``weight`` for integer ``input`` of shape ``(*)``: ``(*, embedding_dim)``."""
         _check_indices(input, "input")
         if input.numel() and not 0 <= int(input.min()) <= int(input.max()) < self.num_embeddings:
             raise ValueError(
