@@ -8,7 +8,7 @@ import torch.nn.utils.rnn as tr
 from torch.utils.data import DataLoader
 
 from course_lib import data
-from course_lib.text import Vocab, bag_of_words, word_tokenize
+from course_lib.text import Vocab, bag_of_words
 
 
 # --- text classification ---------------------------------------------------------------
