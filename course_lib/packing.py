@@ -19,6 +19,7 @@ through them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import NamedTuple
 
 import torch
@@ -72,9 +73,9 @@ def _as_lengths(lengths: object) -> torch.Tensor:
         lengths = lengths.detach().to("cpu", torch.int64)
     elif isinstance(lengths, Sequence) and not isinstance(lengths, (str, bytes)):
         for value in lengths:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, bool) or not isinstance(value, Integral):
                 raise TypeError(f"lengths must be a list of ints, got an element of type {type(value).__name__}")
-        lengths = torch.tensor(list(lengths), dtype=torch.int64)
+        lengths = torch.tensor([int(v) for v in lengths], dtype=torch.int64)
     else:
         raise TypeError(f"lengths must be a list of ints or a 1-D integer tensor, got {type(lengths).__name__}")
     if lengths.numel() == 0:
@@ -210,13 +211,13 @@ def pad_packed_sequence(
     data, batch_sizes = sequence.data, sequence.batch_sizes.cpu()
     longest = batch_sizes.numel()
     if total_length is not None:
-        if isinstance(total_length, bool) or not isinstance(total_length, int):
+        if isinstance(total_length, bool) or not isinstance(total_length, Integral):
             raise TypeError(f"total_length must be an int or None, got {type(total_length).__name__}")
         if total_length < longest:
             raise ValueError(
                 f"total_length must be at least the longest sequence length {longest}, got {total_length}"
             )
-    length = longest if total_length is None else total_length
+    length = longest if total_length is None else int(total_length)
     batch_size = int(batch_sizes[0])
 
     positions = _packed_positions(batch_sizes, batch_size).to(data.device)  # (N,)
