@@ -14,7 +14,8 @@ and :func:`perplexity` is ``exp(J)``.
 Everything runs on CUDA unchanged when it is available (``device=None``) and on
 the CPU otherwise. Progress bars are plain-text ``tqdm`` bars written to stdout
 (not the ``tqdm.auto`` widget): they read the same in a terminal, in Jupyter and
-in the static book, where a widget would be an empty box.
+in the static book, where a widget would be an empty box. They redraw at most about ten
+times, because the book's renderer keeps every redraw as a line of text.
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ def train(
     model.train()
     history: list[float] = []
     total = len(loader) * epochs if hasattr(loader, "__len__") else None
-    bar = tqdm(total=total, desc=desc, disable=not progress, file=sys.stdout, mininterval=0.5, ncols=90)
+    # At most ~10 redraws: a live notebook shows one bar updating in place; the static book, whose
+    # renderer (myst-nb, nb_merge_streams) keeps every redraw as a line, shows a short log.
+    bar = tqdm(total=total, desc=desc, disable=not progress, file=sys.stdout, ncols=90,
+               mininterval=0.5, miniters=max(1, math.ceil(total / 10)) if total else None)
     for epoch in range(epochs):
         for batch in loader:
             inputs, target = _split_batch(_to(batch, dev))
