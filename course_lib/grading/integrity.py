@@ -1,0 +1,316 @@
+"""nbgrader preprocessors that keep grading honest when a submission is hostile or broken.
+
+Two replacements for nbgrader's own steps, switched on by the config lines that
+``sandbox.configure`` writes:
+
+- ``RestoreTestCells`` (sanitize step): every locked cell (tests and locked text) comes
+  from the gradebook, once, in its original place and with its original source and type,
+  whatever the student did to it: deleted, duplicated, moved, edited, re-typed. Each
+  repair is reported ("test cell `x` edited: original restored") and shown to the student
+  as a note cell right above the restored cell.
+- ``SandboxedExecute`` (autograde step, a subclass of nbgrader's ``Execute``): per-cell and
+  per-notebook time limits with messages naming the cell; an output cap per cell; a dead,
+  killed or unresponsive kernel fails every test that had not run, with a message, instead
+  of aborting the notebook (nbgrader would then record no grades, or keep stale ones);
+  and around every test cell it asks the kernel's guard (``kernel_launcher``) to restore
+  the pristine test environment first and to forget the test's source afterwards.
+
+Messages also go to nbgrader's log and, one JSON object a line, to the file named by the
+``RNN_COURSE_SANDBOX_REPORT`` environment variable, where the grading worker collects them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from time import monotonic
+from uuid import uuid4
+
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.api import Gradebook
+from nbformat import from_dict
+from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from traitlets import Integer
+
+REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
+GUARD = "__import__('sys').modules['_rnn_course_guard']"
+MEMORY_ERRORS = ("MemoryError", "can't allocate memory", "Cannot allocate memory",
+                 "DefaultCPUAllocator", "std::bad_alloc", "out of memory")
+
+
+def report(resources: dict, message: str, log=None) -> None:
+    """Record one thing the sandbox did for this student (log + report file)."""
+    info = resources.get("nbgrader", {})
+    if log is not None:
+        log.warning("rnn-course sandbox [%s]: %s", info.get("student", "?"), message)
+    path = os.environ.get(REPORT_ENV)
+    if path:
+        record = {key: info.get(key) for key in ("student", "assignment", "notebook")}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({**record, "message": message}) + "\n")
+
+
+def cell_name(cell: NotebookNode, index: int) -> str:
+    """How messages name a cell: its grade id, else its position."""
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"`{grade_id}`" if grade_id else f"#{index + 1}"
+
+
+def is_test(cell: NotebookNode) -> bool:
+    """An autograded test cell: a locked code grade cell that is not an answer."""
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"{ename}: {evalue}"])
+
+
+def note_cell(text: str) -> NotebookNode:
+    return from_dict({"cell_type": "markdown", "id": uuid4().hex[:8], "metadata": {},
+                      "source": f"**Grader note:** {text}"})
+
+
+def released_source(text: str, cell_type: str) -> str:
+    """What the student was given for a locked cell: its source without the hidden tests."""
+    cell = from_dict({"cell_type": cell_type, "source": text, "metadata": {}})
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    return cell.source
+
+
+def _longest_increasing(indices: list[int]) -> set[int]:
+    """Positions (into ``indices``) of one longest strictly increasing subsequence."""
+    best: list[int] = []
+    before: list[int] = []
+    for pos, value in enumerate(indices):
+        length, prev = 1, -1
+        for earlier in range(pos):
+            if indices[earlier] < value and best[earlier] + 1 > length:
+                length, prev = best[earlier] + 1, earlier
+        best.append(length)
+        before.append(prev)
+    chosen, pos = set(), (max(range(len(best)), key=best.__getitem__) if best else -1)
+    while pos != -1:
+        chosen.add(pos)
+        pos = before[pos]
+    return chosen
+
+
+class RestoreTestCells(NbGraderPreprocessor):
+    """Rebuild every locked cell from the gradebook: one copy, in place, unedited."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            source = [
+                (c.name, c.cell_type, c.source, c.checksum, c.locked) for c in notebook.source_cells
+            ]
+            points = {c.name: c.max_score for c in notebook.grade_cells}
+            answers = {c.name for c in notebook.solution_cells}
+        order = {name: i for i, (name, *_rest) in enumerate(source)}
+        locked = {name for name, *_rest, is_locked in source if is_locked and name not in answers}
+
+        def grade_id(cell: NotebookNode) -> str | None:
+            return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+        for cell in nb.cells:  # grading metadata naming no cell of ours is forged
+            if "nbgrader" in cell.metadata and grade_id(cell) not in order:
+                if utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell):
+                    report(resources, f"cell `{grade_id(cell)}` is not part of the assignment: "
+                                      "its grading metadata was removed", self.log)
+                del cell.metadata["nbgrader"]
+
+        known = [(i, order[grade_id(c)]) for i, c in enumerate(nb.cells) if grade_id(c) in order]
+        in_place = {known[k][0] for k in _longest_increasing([idx for _, idx in known])}
+        seen: dict[str, int] = {}
+        cells: list[NotebookNode] = []
+        for i, cell in enumerate(nb.cells):
+            name = grade_id(cell)
+            if name in locked:
+                seen[name] = seen.get(name, 0) + 1
+                if i not in in_place:
+                    continue
+            elif name in answers and cell.cell_type != dict((n, t) for n, t, *_ in source)[name]:
+                report(resources, f"answer cell `{name}` changed to {cell.cell_type}: "
+                                  "cell type restored", self.log)
+            cells.append(cell)
+
+        for pos, (name, cell_type, text, checksum, _is_locked) in enumerate(source):
+            if name not in locked:
+                continue
+            kind = "test cell" if name in points else "locked cell"
+            pristine = self._pristine(name, cell_type, text, checksum, points.get(name))
+            current = next((k for k, c in enumerate(cells) if grade_id(c) == name), None)
+            problems = []
+            if current is None:
+                problems.append("deleted" if name not in seen else "moved")
+                current = self._insertion_point(cells, [n for n, *_ in source[:pos]], grade_id)
+                cells.insert(current, pristine)
+            else:
+                old = cells[current]
+                if old.cell_type != cell_type:
+                    problems.append(f"changed to {old.cell_type}")
+                elif old.source.strip() != released_source(text, cell_type).strip():
+                    problems.append("edited")
+                cells[current] = pristine
+            if seen.get(name, 0) > 1:
+                problems.append("duplicated")
+            if problems:
+                message = f"{kind} `{name}` {' and '.join(problems)}: original restored"
+                report(resources, message, self.log)
+                cells.insert(current, note_cell(message))
+        nb.cells = cells
+        return nb, resources
+
+    @staticmethod
+    def _insertion_point(cells, earlier_names: list[str], grade_id) -> int:
+        """Right after the nearest earlier assignment cell that is still there."""
+        for name in reversed(earlier_names):
+            for k in range(len(cells) - 1, -1, -1):
+                if grade_id(cells[k]) == name:
+                    return k + 1
+        return 0
+
+    @staticmethod
+    def _pristine(name, cell_type, text, checksum, max_score) -> NotebookNode:
+        meta = {"grade": max_score is not None, "grade_id": name, "locked": True,
+                "solution": False, "checksum": checksum, "schema_version": 3}
+        if max_score is not None:
+            meta["points"] = max_score
+        cell = {"cell_type": cell_type, "id": uuid4().hex[:8], "source": text,
+                "metadata": {"deletable": False, "editable": False, "nbgrader": meta}}
+        if cell_type == "code":
+            cell.update(outputs=[], execution_count=None)
+        return from_dict(cell)
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute with limits, messages, a guard around tests and no lost grades."""
+
+    notebook_timeout = Integer(600, help="Seconds for the whole notebook.").tag(config=True)
+    max_output_bytes = Integer(1_000_000, help="Output kept per cell.").tag(config=True)
+    memory_bytes = Integer(2 * 1024**3, help="The kernel's memory limit, for messages.").tag(
+        config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        """Run every cell; whatever happens to the kernel, every test ends with a grade."""
+        from nbclient.client import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._deadline = monotonic() + self.notebook_timeout
+        self._out_bytes: dict[int, int] = {}
+        stopped: str | None = None
+        index = 0
+        try:
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                for index, cell in enumerate(self.nb.cells):
+                    if stopped is None:
+                        stopped = self._run(cell, index, resources)
+                    elif is_test(cell):
+                        cell.outputs = [error_output("NotRun", f"test not run: {stopped}")]
+        except DeadKernelError:
+            stopped = stopped or "the kernel died"
+        except Exception as error:  # the kernel never started: no test may pass
+            stopped = f"the kernel could not start ({type(error).__name__}: {error})"
+            report(resources, stopped, self.log)
+        if stopped is not None:
+            for cell in self.nb.cells[index:]:
+                if is_test(cell) and not any(o.output_type == "error" for o in cell.outputs):
+                    cell.outputs = [error_output("NotRun", f"test not run: {stopped}")]
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _run(self, cell: NotebookNode, index: int, resources: dict) -> str | None:
+        """Execute one cell; return why the rest cannot run, or None to go on."""
+        name = cell_name(cell, index)
+        if cell.cell_type != "code" or not cell.source.strip():
+            return None
+        remaining = self._deadline - monotonic()
+        if remaining <= 1:
+            message = f"the notebook time limit of {self.notebook_timeout} s was reached before cell {name}"
+            report(resources, message, self.log)
+            return message
+        limit = int(min(self.timeout or remaining, remaining))
+        self._cell_timeout = limit
+        self.error_on_timeout = {"ename": "Timeout",
+                                 "evalue": f"timed out after {limit} s in cell {name}",
+                                 "traceback": [f"Timeout: timed out after {limit} s in cell {name}"]}
+        test = is_test(cell)
+        try:
+            if test and not self._guard("before_test()"):
+                message = "the test environment was tampered with (the grader's guard is gone)"
+                cell.outputs = [error_output("Tampered", f"test not run: {message}")]
+                report(resources, f"{message}, before test cell {name}", self.log)
+                return None
+            self.preprocess_cell(cell, resources, index)
+            if test:
+                self._guard(f"after_test({cell.get('execution_count') or -1})")
+        except DeadKernelError:
+            message = f"the kernel died in cell {name}{self._exit_status()}"
+            cell.outputs.append(error_output("KernelDied", message))
+            report(resources, message, self.log)
+            return message
+        except CellTimeoutError:
+            message = (f"timed out after {limit} s in cell {name} and ignored the interrupt: "
+                       "kernel stopped")
+            cell.outputs.append(error_output("Timeout", message))
+            report(resources, message, self.log)
+            run_sync(self.km.shutdown_kernel)(now=True)
+            return message
+        for output in cell.outputs:
+            if output.output_type != "error":
+                continue
+            if output.ename == "Timeout":
+                report(resources, output.evalue, self.log)
+            elif any(m in f"{output.ename}: {output.evalue}" for m in MEMORY_ERRORS):
+                gigabytes = self.memory_bytes / 1024**3
+                message = f"used more than the {gigabytes:g} GB memory limit in cell {name}"
+                output.evalue = f"{message} ({output.evalue})"
+                report(resources, message, self.log)
+        return None
+
+    def _get_timeout(self, cell):
+        return getattr(self, "_cell_timeout", None) or super()._get_timeout(cell)
+
+    def _guard(self, call: str) -> bool:
+        """Run one guard call silently in the kernel (no history, no events); True if it ran."""
+        msg_id = self.kc.execute(f"{GUARD}.{call}", silent=True, store_history=False,
+                                 allow_stdin=False)
+        reply = self.wait_for_reply(msg_id)
+        return bool(reply) and reply["content"]["status"] == "ok"
+
+    def _exit_status(self) -> str:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return ""
+        if code < 0 or code > 128:
+            signal_number = -code if code < 0 else code - 128
+            hint = " (killed: the memory or CPU limit, or the kernel killed itself)"
+            return f" (signal {signal_number}{hint if signal_number == 9 else ''})"
+        return f" (exit status {code})"
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most ``max_output_bytes`` of output per cell, and say so once."""
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self._out_bytes.get(cell_index, 0) + size
+        self._out_bytes[cell_index] = used
+        if msg["msg_type"] == "error" or used <= self.max_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if used - size <= self.max_output_bytes:
+            note = f"\n[output truncated: more than {self.max_output_bytes} bytes]\n"
+            outs.append(NotebookNode(output_type="stream", name="stdout", text=note))
+        if content.get("name") == "stderr" and not any(
+            o.get("name") == "stderr" for o in outs if o.output_type == "stream"
+        ):  # nbgrader fails a test that wrote to stderr: dropping it must not change that
+            outs.append(NotebookNode(output_type="stream", name="stderr", text="[stderr truncated]\n"))
+        return None

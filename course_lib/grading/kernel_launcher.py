@@ -1,0 +1,316 @@
+"""Start a grading kernel inside limits and, where possible, inside a bubblewrap sandbox.
+
+nbgrader runs student code in an ordinary IPython kernel with the instructor's rights:
+no memory or process limit, full view of the disk, the network open. This script is the
+kernel command of the sandbox kernelspec that ``sandbox.configure`` writes, and runs in
+two stages:
+
+1. **outer** (``--policy FILE``), started by jupyter_client in the notebook's folder:
+   reads the policy, hides the notebooks of that folder, and re-executes itself as the
+   inner stage inside ``bwrap`` — read-only binds of only the Python install, the venv
+   and ``course_lib``; the notebook folder and the kernel's socket folder writable; a
+   private ``/tmp``; no network (``--unshare-net``: the kernel talks to nbgrader over
+   unix sockets, jupyter_client's ``ipc`` transport); separate pid, ipc and uts
+   namespaces; killed with its parent. Without bubblewrap it becomes the inner stage
+   in place.
+2. **inner** (``--inner LIMITS``): sets the rlimits (memory as RLIMIT_DATA, processes,
+   CPU seconds, file size), drops root to a uid of its own, starts ipykernel and, before
+   any student code runs, installs the guard below.
+
+RLIMIT_NPROC counts the tasks of a real uid and is never enforced for root, which is why
+root gives the kernel a uid of its own (``KERNEL_UID_BASE`` + the launcher's pid, unique
+while the kernel lives); an ordinary user gets a user namespace from bwrap, in which the
+count covers only that sandbox's tasks.
+
+The guard (``install``, ``before_test``, ``after_test``) is imported by the kernel under
+the module name ``_rnn_course_guard``. It snapshots, at start-up, what tests rely on —
+``builtins``, ``torch``'s and ``numpy``'s comparison functions, ``course_lib.checks``,
+IPython's traceback display and event hooks — and the grader calls ``before_test()``
+silently before every test cell to put them back, and ``after_test(n)`` after it to take
+the test's source out of ``In``/``_i``/linecache. This is defence in depth inside one
+process, not a proof: see ``SANDBOX_NOTES.md`` for what it does not stop.
+
+Only the standard library is imported at module level: this file runs before the
+kernel's own imports and inside a sandbox that sees little.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+
+GUARD_MODULE = "_rnn_course_guard"
+KERNEL_UID_BASE = 2_000_000_000  # far above login, systemd-dynamic and subuid ranges
+_PR_SET_PDEATHSIG = 1
+
+
+# --------------------------------------------------------------------------- outer stage
+def _connection_file(argv: list[str]) -> Path:
+    """The ``-f FILE`` argument jupyter_client gives every kernel."""
+    for i, arg in enumerate(argv):
+        if arg == "-f" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("-f="):
+            return Path(arg[3:])
+    raise SystemExit("kernel_launcher: no connection file (-f FILE) given")
+
+
+def _chown_tree(path: Path, uid: int) -> None:
+    """Hand ``path`` and everything under it to ``uid`` (root only): the kernel's rights."""
+    os.chown(path, uid, uid, follow_symlinks=False)
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+
+def _with_parents(path: str) -> list[str]:
+    """``--dir`` arguments making every ancestor of ``path`` traversable (bwrap makes them 0700)."""
+    args: list[str] = []
+    parts = Path(path).parts
+    for depth in range(2, len(parts)):
+        args += ["--perms", "0755", "--dir", str(Path(*parts[:depth]))]
+    return args
+
+
+def bwrap_argv(policy: dict, workdir: Path, connection: Path, ipc_dir: Path) -> list[str]:
+    """The bubblewrap command line: what the kernel may see, and nothing else."""
+    argv = [policy["bwrap"], "--unshare-net", "--unshare-ipc", "--unshare-pid",
+            "--unshare-uts", "--die-with-parent", "--new-session"]
+    if os.geteuid() != 0:
+        argv += ["--unshare-user", "--disable-userns"]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(policy["limits"]["tmp_bytes"]), "--tmpfs", "/tmp"]
+    for src in ("/usr", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
+                "/etc/nsswitch.conf", "/etc/fonts"):
+        if os.path.exists(src):
+            argv += _with_parents(src) + ["--ro-bind", src, src]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        target = os.path.join("/", name)
+        if os.path.islink(target):
+            argv += ["--symlink", os.readlink(target), target]
+        elif os.path.isdir(target):
+            argv += ["--ro-bind", target, target]
+    for src in policy["ro_binds"]:
+        argv += _with_parents(src) + ["--ro-bind", src, src]
+    argv += _with_parents(str(connection.parent))
+    argv += ["--ro-bind", str(connection), str(connection)]
+    argv += _with_parents(str(ipc_dir)) + ["--bind", str(ipc_dir), str(ipc_dir)]
+    argv += _with_parents(str(workdir)) + ["--bind", str(workdir), str(workdir)]
+    # the notebook being graded holds the hidden tests: the kernel sees an empty file
+    for notebook in sorted(workdir.glob("*.ipynb")):
+        argv += ["--ro-bind", "/dev/null", str(notebook)]
+    argv += ["--chdir", str(workdir)]
+    return argv
+
+
+def outer(policy_file: Path, kernel_argv: list[str]) -> None:
+    """Prepare the kernel's rights and exec the inner stage, sandboxed when bwrap is on."""
+    policy = json.loads(policy_file.read_text())
+    workdir = Path.cwd()
+    connection = _connection_file(kernel_argv).resolve()
+    ipc_dir = Path(json.loads(connection.read_text())["ip"]).parent
+    limits = dict(policy["limits"])
+    limits["sandboxed"] = bool(policy["bwrap"])
+    if os.geteuid() == 0:
+        limits["uid"] = KERNEL_UID_BASE + os.getpid()
+        for path in (workdir, connection, ipc_dir):
+            _chown_tree(path, limits["uid"])
+        for notebook in workdir.glob("*.ipynb"):  # hidden tests: not for the kernel's uid
+            os.chown(notebook, 0, 0)
+            notebook.chmod(0o600)
+    inner_argv = [sys.executable, os.path.abspath(__file__), "--inner", json.dumps(limits),
+                  *kernel_argv]
+    if not policy["bwrap"]:
+        inner(limits, kernel_argv)
+        return
+    # the kernel's own NPROC budget is set inside; the namespace it is counted in is new
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    resource.setrlimit(resource.RLIMIT_NPROC, (hard, hard))
+    argv = bwrap_argv(policy, workdir, connection, ipc_dir) + inner_argv
+    os.execv(policy["bwrap"], argv)
+
+
+# --------------------------------------------------------------------------- inner stage
+def _tasks_of_current_user() -> int:
+    """How many tasks (threads count) this uid runs now: RLIMIT_NPROC's own count."""
+    uid, count = os.getuid(), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path("/proc", pid, "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
+def apply_limits(limits: dict) -> None:
+    """Set the rlimits and drop root; called in the process that becomes the kernel."""
+    def cap(kind: int, value: int) -> None:
+        hard = resource.getrlimit(kind)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (value, value))
+
+    cap(resource.RLIMIT_DATA, limits["memory_bytes"])
+    cap(resource.RLIMIT_CPU, limits["cpu_seconds"])
+    cap(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    cap(resource.RLIMIT_CORE, 0)
+    if "uid" in limits:
+        os.setgroups([])
+        os.setgid(limits["uid"])
+        os.setuid(limits["uid"])
+    nproc = limits["max_processes"]
+    if not limits["sandboxed"] and "uid" not in limits:
+        # no namespace of its own: the count includes everything this user runs
+        nproc += _tasks_of_current_user()
+    cap(resource.RLIMIT_NPROC, nproc)
+    # die with nbgrader even where no bwrap does it (cleared by setuid, so set after)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def inner(limits: dict, kernel_argv: list[str]) -> None:
+    """Limit this process, then run ipykernel in it with the guard installed."""
+    apply_limits(limits)
+    # the kernel's parent is bwrap (or a pid namespace's init), not the grader whose pid
+    # this names: ipykernel would take that for its parent's death. PDEATHSIG covers it.
+    os.environ.pop("JPY_PARENT_PID", None)
+    home = "/tmp" if limits["sandboxed"] else os.getcwd()
+    os.environ.update(HOME=home, MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
+                      TMPDIR=home, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    script_dir = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p not in ("", script_dir)]
+    sys.modules[GUARD_MODULE] = sys.modules[__name__]
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(kernel_argv)
+    install(app.shell)
+    app.start()
+
+
+# --------------------------------------------------------------------------- the guard
+_PROTECTED_MODULES = ("builtins", "math", "operator", "torch", "torch.testing",
+                      "torch.nn.functional", "numpy", "numpy.testing", "course_lib.checks")
+_SHELL_NAMES = ("showtraceback", "_showtraceback", "showsyntaxerror", "run_cell",
+                "run_cell_async", "run_ast_nodes", "run_code", "should_run_async",
+                "set_custom_exc", "CustomTB", "custom_exceptions", "InteractiveTB",
+                "SyntaxTB", "displayhook", "display_pub", "excepthook")
+_snapshot: dict = {}
+
+
+def _import_quietly(name: str):
+    try:
+        return __import__(name, fromlist=["_"])
+    except Exception:  # a module the course does not have is simply not protected
+        return None
+
+
+def install(shell) -> None:
+    """Record the pristine state tests rely on; runs before any student code."""
+    modules = {}
+    for name in _PROTECTED_MODULES:
+        module = _import_quietly(name)
+        if module is not None:
+            modules[name] = (module, dict(vars(module)))
+    classes = [(cls, dict(vars(cls))) for cls in type(shell).__mro__ if cls is not object]
+    torch = modules.get("torch", (None,))[0]
+    if torch is not None:
+        classes.append((torch.Tensor, dict(vars(torch.Tensor))))
+    _snapshot.update(
+        modules=modules,
+        classes=classes,
+        shell=shell,
+        shell_attrs={n: vars(shell)[n] for n in _SHELL_NAMES if n in vars(shell)},
+        events={name: list(cbs) for name, cbs in shell.events.callbacks.items()},
+        sys_hooks={n: getattr(sys, n) for n in ("excepthook", "displayhook", "stdout",
+                                                 "stderr", "modules", "meta_path")},
+        disable_subclass=getattr(getattr(torch, "_C", None), "DisableTorchFunctionSubclass", None),
+        active=[],
+    )
+
+
+def _restore_dict(target, pristine: dict, setter) -> None:
+    current = vars(target)
+    for key, value in pristine.items():
+        if current.get(key, _snapshot) is not value:
+            setter(key, value)
+
+
+def before_test() -> None:
+    """Put back everything a test relies on, exactly as it was before student code ran."""
+    snap = _snapshot
+    for module, pristine in snap["modules"].values():
+        _restore_dict(module, pristine, lambda k, v, m=module: m.__dict__.__setitem__(k, v))
+        sys.modules.setdefault(module.__name__, module)
+        if sys.modules[module.__name__] is not module:
+            sys.modules[module.__name__] = module
+    for cls, pristine in snap["classes"]:
+        _restore_dict(cls, pristine, lambda k, v, c=cls: setattr(c, k, v))
+        for key in [k for k in vars(cls) if k not in pristine and k in _SHELL_NAMES]:
+            delattr(cls, key)
+    shell = snap["shell"]
+    for name in _SHELL_NAMES:
+        if name in vars(shell) and name not in snap["shell_attrs"]:
+            delattr(shell, name)
+    for name, value in snap["shell_attrs"].items():
+        setattr(shell, name, value)
+    shell.custom_exceptions = ()
+    for name, callbacks in snap["events"].items():
+        shell.events.callbacks[name][:] = callbacks
+    for name, value in snap["sys_hooks"].items():
+        if name not in ("modules", "meta_path"):
+            setattr(sys, name, value)
+    meta_path = snap["sys_hooks"]["meta_path"]
+    sys.meta_path[:] = [f for f in sys.meta_path if f in meta_path]
+    if snap["disable_subclass"] is not None and not snap["active"]:
+        # a Tensor subclass's __torch_function__ must not answer the test's comparisons
+        guard = snap["disable_subclass"]()
+        guard.__enter__()
+        snap["active"].append(guard)
+
+
+def after_test(execution_count: int) -> None:
+    """Undo ``before_test``'s switch and forget the test's source (hidden tests included)."""
+    snap = _snapshot
+    while snap["active"]:
+        snap["active"].pop().__exit__(None, None, None)
+    shell = snap["shell"]
+    user_ns = shell.user_ns
+    source = None
+    history = shell.history_manager
+    for store in (user_ns.get("In"), user_ns.get("_ih"), history.input_hist_raw,
+                  history.input_hist_parsed):
+        if isinstance(store, list) and 0 <= execution_count < len(store):
+            source = source or store[execution_count]
+            store[execution_count] = "# (test cell hidden)"
+    for name in ("_i", "_ii", "_iii", f"_i{execution_count}"):
+        if user_ns.get(name) == source:
+            user_ns[name] = "# (test cell hidden)"
+    if source:
+        import linecache
+
+        for key, entry in list(linecache.cache.items()):
+            if len(entry) > 2 and "".join(entry[2]).strip() == source.strip():
+                del linecache.cache[key]
+
+
+def main(argv: list[str]) -> None:
+    """``--policy FILE KERNEL_ARGS`` (outer stage) or ``--inner LIMITS KERNEL_ARGS``."""
+    if len(argv) >= 2 and argv[0] == "--policy":
+        outer(Path(argv[1]), argv[2:])
+    elif len(argv) >= 2 and argv[0] == "--inner":
+        inner(json.loads(argv[1]), argv[2:])
+    else:
+        raise SystemExit("usage: kernel_launcher.py --policy FILE -f CONNECTION_FILE [...]")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
