@@ -19,6 +19,8 @@ Module map (one concept per file):
 - ``clipping``     ``clip_grad_norm_``, ``clip_grad_value_``           (lecture 4)
 - ``diagnostics``  vanishing / exploding gradient measurements          (lecture 4)
 - ``models``, ``seq2seq``, ``training``, ``plots``  what lectures train and draw
+- ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
+- ``checks``       assignment test helpers whose messages say what is wrong
 - ``grading``      instructor tooling (loaded only by the ``rnn-course`` CLI)
 """
 
@@ -35,6 +37,21 @@ _EXPORTS = {
         "pack_sequence",
         "unpack_sequence",
         "packing_multiplications",
+        "PackingCost",
+    ],
+    "data": [
+        "toy_sentences",
+        "order_sentiment",
+        "TextClassificationDataset",
+        "char_corpus",
+        "CharLMDataset",
+        "names_by_origin",
+        "NamesDataset",
+        "AddingTask",
+        "CopyTask",
+        "sine_series",
+        "SineForecast",
+        "pad_collate",
     ],
     "rnn": ["RNNCell", "RNN"],
     "lstm": ["LSTMCell", "LSTM"],
@@ -55,6 +72,20 @@ _EXPORTS = {
         "hidden_gradient_norms",
         "plot_gradient_norms",
     ],
+    "models": ["SimpleLSTM", "SequenceClassifier", "Forecaster", "sliding_windows"],
+    "seq2seq": ["pad_seq2seq", "BahdanauAttention", "Encoder", "AttentionDecoder", "Seq2Seq"],
+    "training": [
+        "train",
+        "evaluate_loss",
+        "evaluate_accuracy",
+        "predict",
+        "confusion_matrix",
+        "top_k_predictions",
+        "perplexity",
+        "sample",
+        "default_device",
+    ],
+    "plots": ["plot_loss", "plot_confusion_matrix", "plot_attention", "plot_forecast"],
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
