@@ -53,6 +53,11 @@ def _toc_files() -> list[str]:
     return files
 
 
+def _pages(html_root: Path) -> list[Path]:
+    """The site's pages: every .html file except the theme's template fragments in _static/."""
+    return sorted(p for p in html_root.rglob("*.html") if p.relative_to(html_root).parts[0] != "_static")
+
+
 def _lectures() -> list[Path]:
     return sorted((REPO / "book" / "lectures").glob("*.ipynb"))
 
@@ -167,6 +172,27 @@ def test_toc_lists_every_lecture_and_guide():
     assert missing == []
 
 
+def test_progress_streams_joins_chunks_as_written():
+    """The book's local extension joins a tqdm bar's redraws so that only the last survives."""
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    try:
+        from progress_streams import concatenate_streams
+    finally:
+        sys.path.remove(str(REPO / "book" / "_ext"))
+    from myst_nb.core.utils import coalesce_streams
+    from nbformat import NotebookNode
+
+    def stream(text, name="stdout"):
+        return NotebookNode(output_type="stream", name=name, text=text)
+
+    chunks = [stream("\rtrain:   0%|     | 0/3"), stream("\rtrain:  67%|###  | 2/3"),
+              stream("\rtrain: 100%|#####| 3/3"), stream("\n"), stream("done\n")]
+    merged = coalesce_streams(concatenate_streams(chunks))
+    assert [o["text"] for o in merged] == ["train: 100%|#####| 3/3\ndone\n"]
+    # myst-nb alone keeps every redraw as its own line: the reason for the extension.
+    assert coalesce_streams([NotebookNode(o) for o in chunks])[0]["text"].count("train:") == 3
+
+
 # ----------------------------------------------------------------------------------------------
 # (c) the build, exactly as `make book`
 
@@ -199,6 +225,19 @@ def test_build_produces_every_page(built_book):
     assert missing == []
     assert (built_book / "index.html").exists()
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+@pytest.mark.slow
+def test_progress_bars_show_their_final_line_only(built_book):
+    """A text tqdm bar appears in the built pages as its last redraw (100%), not as a trail."""
+    bar = re.compile(r"(\d+)%\|")
+    partial = {}
+    for page in _pages(built_book):
+        percents = [int(p) for p in bar.findall(page.read_text(encoding="utf8"))]
+        if any(p != 100 for p in percents):
+            partial[page.relative_to(built_book).as_posix()] = percents
+    assert partial == {}
+    assert "100%|" in (built_book / "book" / "lectures" / "04_bptt.html").read_text(encoding="utf8")
 
 
 @pytest.mark.slow
@@ -239,8 +278,7 @@ class _Resources(html.parser.HTMLParser):
 def test_pages_reference_nothing_external(built_book):
     """No page's HTML loads a script, stylesheet, font or image from another host."""
     offenders = []
-    pages = sorted(built_book.rglob("*.html"))
-    for page in pages:
+    for page in _pages(built_book):
         parser = _Resources()
         parser.feed(page.read_text(encoding="utf8"))
         offenders += [f"{page.relative_to(built_book)}: {u}" for u in parser.urls
@@ -301,7 +339,7 @@ def test_book_in_a_real_browser(served_book, built_book, tmp_path):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    pages = sorted(p.relative_to(built_book).as_posix() for p in built_book.rglob("*.html"))
+    pages = [p.relative_to(built_book).as_posix() for p in _pages(built_book)]
     problems: list[str] = []
     mathjax_loaded = False
     with sync_playwright() as pw:
@@ -320,14 +358,18 @@ def test_book_in_a_real_browser(served_book, built_book, tmp_path):
         for rel in pages:
             requests.clear()
             failed.clear()
+            redirect = 'http-equiv="refresh"' in (built_book / rel).read_text(encoding="utf8").lower()
             page.goto(served_book + rel, wait_until="load", timeout=60_000)
+            if redirect:  # index.html only forwards to the root document
+                page.wait_for_url(lambda url, rel=rel: not url.endswith("/" + rel), timeout=30_000)
+                page.wait_for_load_state("load")
             math = page.evaluate(_MATH_TYPESET)
             broken_images = page.evaluate(_IMAGES_LOADED)
             page.wait_for_load_state("networkidle", timeout=30_000)
             external = [u for u in requests
                         if urlparse(u).scheme not in ("data", "blob", "about")
                         and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
-            mathjax_loaded |= any(u.endswith("_static/mathjax/tex-chtml.js") for u in requests)
+            mathjax_loaded |= any(urlparse(u).path.endswith("/_static/mathjax/tex-chtml.js") for u in requests)
             text = page.inner_text("body")
             if failed:
                 problems.append(f"{rel}: failed requests {failed}")
@@ -341,10 +383,11 @@ def test_book_in_a_real_browser(served_book, built_book, tmp_path):
                 problems.append(f"{rel}: raw $$ in the visible text")
 
         # The sidebar of the home page reaches every lecture, by clicking.
-        lectures = [f for f in _toc_files() if f.startswith("book/lectures/")]
+        root, *documents = _toc_files()
+        lectures = [f for f in documents if f.startswith("book/lectures/")]
         assert lectures, "no lectures in _toc.yml"
         for lecture in lectures:
-            page.goto(served_book + "index.html", wait_until="load")
+            page.goto(served_book + root + ".html", wait_until="load")
             link = page.locator(f"nav.bd-docs-nav a[href$='{lecture.split('/')[-1]}.html']").first
             if link.count() == 0:
                 problems.append(f"sidebar has no link to {lecture}")
