@@ -33,6 +33,27 @@ def _group_kill(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
+def _tree_kill(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and every descendant, also those in sessions of their own.
+
+    jupyter_client starts each kernel in a new session, so the process group alone would
+    leave the kernel of a task in flight running: a machine that dies takes it along.
+    """
+    import psutil
+
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    _group_kill(proc, signal.SIGKILL)
+    for child in family:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)
+
+
 class LocalDaskCluster:
     """``start()`` it, grade against ``address``, ``stop()`` it (also on failure)."""
 
@@ -100,13 +121,21 @@ class LocalDaskCluster:
             client.wait_for_workers(n, timeout=max(timeout, 1))
 
     def kill_worker(self, i: int) -> None:
-        """SIGKILL worker ``i`` and its nanny: gone mid-task, no goodbye to the scheduler."""
-        _group_kill(self.workers[i], signal.SIGKILL)
+        """SIGKILL worker ``i``, its nanny and its kernels: gone mid-task, no goodbye."""
+        _tree_kill(self.workers[i])
         self.workers[i].wait(timeout=30)
 
     def stop(self) -> None:
         """End every process this cluster started (politely, then SIGKILL); delete its dir."""
-        procs = [*self.workers, *([self.scheduler] if self.scheduler else [])]
+        import psutil
+
+        procs = [p for p in [*self.workers, self.scheduler] if p is not None]
+        family = []  # looked up first: once a parent exits, its children cannot be found
+        for p in procs:
+            try:
+                family += psutil.Process(p.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
         for p in procs:
             if p.poll() is None:
                 _group_kill(p, signal.SIGTERM)
@@ -115,10 +144,12 @@ class LocalDaskCluster:
             try:
                 p.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                pass
-            _group_kill(p, signal.SIGKILL)  # also any grandchild (kernel) left in the group
-            try:
+                _tree_kill(p)
                 p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+        for child in family:  # kernels or fork servers left behind
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
                 pass
+        psutil.wait_procs(family, timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)
