@@ -1,0 +1,169 @@
+"""Scale-out grading (issue 11): a PostgreSQL gradebook and a real multi-process Dask cluster.
+
+Everything is real: a PostgreSQL server started with ``initdb`` + ``pg_ctl`` in a temp dir, a
+``dask scheduler`` and two ``dask worker`` processes on the loopback, and ``rnn-course grade``
+(real nbgrader) grading a small class of the real assignment ``a1_text_to_tensors``: a correct,
+a partly wrong and a broken student. Each run grades into its own copy of the course, and the
+scores are read back from the gradebook itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.scale import classroom, gradebook, postgres
+from tests.scale.dask_cluster import LocalDaskCluster
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+
+RNN_COURSE = str(Path(sys.executable).parent / "rnn-course")
+CLASS = {"alice": "correct", "bob": "partly", "carol": "broken"}
+#: the class of the kill test: long enough that one worker dies with work in flight
+BIG_CLASS = {**CLASS, "dave": "partly", "erin": "correct", "frank": "broken"}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, repo_root) -> Path:
+    """The course's grading inputs once, and the class's submission folders."""
+    root = tmp_path_factory.mktemp("scale")
+    course = classroom.make_course(repo_root, root / "course")
+    classroom.write_class(course, root / "class", CLASS)
+    classroom.write_class(course, root / "big_class", BIG_CLASS)
+    return root
+
+
+def _course_copy(workspace: Path, name: str) -> Path:
+    """A fresh course folder (own gradebook, own autograded/ and grading/ folders)."""
+    return classroom.make_course(workspace / "course", workspace / name)
+
+
+def _grade_command(submissions: Path, *options: str) -> list[str]:
+    return [RNN_COURSE, "grade", classroom.ASSIGNMENT, str(submissions), *options]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _grade(course: Path, submissions: Path, *options: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(_grade_command(submissions, *options), cwd=course, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"rnn-course grade failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def _sqlite_url(course: Path) -> str:
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+@pytest.fixture(scope="module")
+def local_run(workspace) -> gradebook.Recorded:
+    """The class graded the default way: a LocalCluster of 2 workers, the SQLite gradebook."""
+    course = _course_copy(workspace, "local")
+    _grade(course, workspace / "class", "--workers", "2")
+    recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT)
+    # a class that tells runs apart: full marks, some marks, and fewer marks
+    totals = recorded.totals()
+    assert set(totals) == set(CLASS)
+    assert totals["alice"] > totals["bob"] > 0 and totals["alice"] > totals["carol"]
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def postgres_server():
+    bin_dir = postgres.find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin); "
+                    "`make setup` installs Debian's postgresql where it can")
+    server = postgres.PostgresServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster():
+    """A scheduler and two single-threaded workers, each its own OS process, on 127.0.0.1."""
+    dask_cluster = LocalDaskCluster(n_workers=2, nthreads=1)
+    try:
+        dask_cluster.start()
+        yield dask_cluster
+    finally:
+        dask_cluster.stop()
+
+
+def test_postgres_gradebook_records_the_same_scores_as_sqlite(workspace, local_run, postgres_server):
+    """Every cell's score in a PostgreSQL gradebook equals the SQLite gradebook's."""
+    course = _course_copy(workspace, "postgres")
+    postgres_server.create_database("gradebook")
+    url = postgres_server.url("gradebook")  # plain postgresql://, as an instructor writes it
+    _grade(course, workspace / "class", "--workers", "2", "--db-url", url)
+
+    assert gradebook.read(url, classroom.ASSIGNMENT).grades == local_run.grades
+    assert not (course / "gradebook.db").exists(), "--db-url must replace the SQLite gradebook"
+
+
+def test_external_cluster_grades_like_the_local_cluster(workspace, local_run, cluster):
+    """``--scheduler tcp://127.0.0.1:PORT`` sends the same tasks to a running cluster: same scores."""
+    course = _course_copy(workspace, "external")
+    _grade(course, workspace / "class", "--scheduler", cluster.address)
+
+    assert gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT).grades == local_run.grades
+    assert cluster.worker_names() == ["worker-0", "worker-1"], "the cluster outlives the run"
+
+
+def _first_result_and_busy_worker(address: str, timeout: float) -> str:
+    """Wait until a submission has been graded and a worker has one in flight; return that worker.
+
+    Asks the scheduler (a second client on the loopback): its task stream lists finished
+    tasks, ``processing()`` what each worker holds now.
+    """
+    from distributed import Client
+
+    def grading(key) -> bool:
+        return "grade_submission" in str(key)
+
+    deadline = time.monotonic() + timeout
+    with Client(address, timeout=30) as client:
+        client.get_task_stream()  # installs the scheduler's task-stream plugin
+        while time.monotonic() < deadline:
+            finished = [t for t in client.get_task_stream() if grading(t["key"])]
+            busy = [addr for addr, keys in client.processing().items() if any(map(grading, keys))]
+            if finished and busy:
+                return client.scheduler_info(n_workers=-1)["workers"][busy[0]]["name"]
+            time.sleep(0.1)
+    raise TimeoutError("no submission was graded, or none was left in flight, in time")
+
+
+def test_worker_killed_mid_run_every_student_is_graded_exactly_once(workspace, local_run, cluster):
+    """SIGKILL a worker holding a submission: Dask reschedules it, the run completes, no duplicates."""
+    course = _course_copy(workspace, "killed")
+    log = open(workspace / "killed.log", "w+")
+    run = subprocess.Popen(_grade_command(workspace / "big_class", "--scheduler", cluster.address),
+                           cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        victim = _first_result_and_busy_worker(cluster.address, timeout=240)
+        cluster.kill_worker(int(victim.rsplit("-", 1)[1]))
+        returncode = run.wait(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert returncode == 0, f"the run did not complete after a worker died:\n{output}"
+    assert cluster.worker_names() == [w for w in ("worker-0", "worker-1") if w != victim]
+
+    recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT)
+    assert recorded.submissions == {student: 1 for student in BIG_CLASS}
+    assert set(recorded.grade_rows.values()) == {1}, "a grade recorded twice"
+    # ... and each got the grades of the same answers graded undisturbed (nothing lost)
+    like = {kind: student for student, kind in CLASS.items()}
+    assert recorded.grades == {(student, *cell): value
+                               for (other, *cell), value in local_run.grades.items()
+                               for student, kind in BIG_CLASS.items() if like[kind] == other}
