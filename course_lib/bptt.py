@@ -256,7 +256,7 @@ def numerical_gradient(
         raise TypeError("x must be a floating-point torch.Tensor")
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
-    x = x.detach().clone()
+    x = x.detach().clone(memory_format=torch.contiguous_format)
     grad = torch.zeros_like(x)
     flat, flat_grad = x.view(-1), grad.view(-1)
     with torch.no_grad():

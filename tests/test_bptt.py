@@ -160,6 +160,12 @@ def test_numerical_gradient_leaves_its_input_unchanged():
     assert torch.equal(x, before)
 
 
+def test_numerical_gradient_accepts_a_non_contiguous_tensor():
+    x = torch.randn(4, 3, dtype=D).T
+    torch.testing.assert_close(numerical_gradient(lambda w: (w**2).sum(), x), 2 * x,
+                               rtol=0, atol=1e-8)
+
+
 def test_numerical_gradient_rejects_non_positive_eps():
     with pytest.raises(ValueError, match="eps"):
         numerical_gradient(lambda w: w.sum(), torch.ones(2, dtype=D), eps=0.0)
