@@ -39,7 +39,7 @@ def rnn_forward(
     b: torch.Tensor,
     c: torch.Tensor,
 ) -> tuple[torch.Tensor, dict]:
-    """Forward pass of a vanilla RNN with a softmax + cross-entropy loss at every step.
+    """Forward pass of a vanilla RNN with a softmax + cross-entropy loss at every step (lecture 4).
 
     Args:
         x: inputs, (T, B, I). y: integer targets, (T, B). h0: initial state, (B, H).
@@ -79,7 +79,7 @@ def rnn_forward(
 
 
 def rnn_backward(cache: dict) -> dict[str, torch.Tensor]:
-    """BPTT for ``rnn_forward``, without autograd: the seed deck's formulas, batched.
+    """BPTT for ``rnn_forward``, without autograd: the seed deck's formulas, batched (lecture 4).
 
         ∇_{o_t} L = ŷ_t - onehot(y_t)
         ∇_{h_t} L = V^T ∇_{o_t} L + W^T diag(1 - h_{t+1}²) ∇_{h_{t+1}} L   (the recurrence)
@@ -128,7 +128,7 @@ def lstm_forward(
     bias_ih: torch.Tensor | None = None,
     bias_hh: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-    """Forward pass of an LSTM over a sequence, one gate at a time (torch's layout).
+    """Forward pass of an LSTM over a sequence, one gate at a time, torch's layout (lecture 4).
 
         i_t = σ(W_ii x_t + W_hi h_{t-1} + b_i)    f_t = σ(W_if x_t + W_hf h_{t-1} + b_f)
         g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)  o_t = σ(W_io x_t + W_ho h_{t-1} + b_o)
@@ -180,7 +180,7 @@ def lstm_backward(
     grad_h_n: torch.Tensor | None = None,
     grad_c_n: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor | None]:
-    """BPTT for ``lstm_forward``, without autograd, through the gates and the cell state.
+    """BPTT for ``lstm_forward`` without autograd, through the gates and the cell (lecture 4).
 
     Going backwards from t = T-1, with δh_t = ∂L/∂h_t and δc_t = ∂L/∂c_t:
 
@@ -240,7 +240,9 @@ def lstm_backward(
 def numerical_gradient(
     f: Callable[[torch.Tensor], torch.Tensor | float], x: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
-    """Central-difference gradient of a scalar function: ∂f/∂x_j ≈ (f(x + ε e_j) - f(x - ε e_j)) / 2ε.
+    """Central-difference gradient of a scalar function (lecture 4).
+
+    ∂f/∂x_j ≈ (f(x + ε e_j) - f(x - ε e_j)) / 2ε for every entry j.
 
     Costs 2·x.numel() calls of f, so use it on small tensors. The error is O(ε²) plus
     round-off O(u/ε): with float64 (u ≈ 1e-16) ε = 1e-6 gives about 1e-10; float32 is too
@@ -286,7 +288,7 @@ def gradient_check(
     tolerance: float = 1e-7,
     verbose: bool = True,
 ) -> float:
-    """Compare autograd's gradient of a scalar ``f(*inputs)`` with central differences.
+    """Compare autograd's gradient of a scalar ``f(*inputs)`` with central differences (lecture 4).
 
     The relative error of each entry is |a - n| / max(|a|, |n|, 1e-12) for the autograd value
     a and the numerical value n; the function returns the largest over all inputs. Use
@@ -344,7 +346,7 @@ def truncated_bptt_epoch(
     state=None,
     max_norm: float | None = None,
 ) -> list[float]:
-    """One pass of truncated BPTT over a long sequence, k steps at a time (stateful).
+    """One pass of truncated BPTT over a long sequence, k steps at a time, stateful (lecture 4).
 
     ``data = (inputs, targets)`` is time-major, (T, B, ...) each. The sequence is cut into
     chunks of k steps; for each chunk: ``output, state = model(inputs_chunk, state)``,

@@ -32,7 +32,7 @@ def clip_grad_norm_(
     error_if_nonfinite: bool = False,
     foreach: bool | None = None,
 ) -> torch.Tensor:
-    """Scale the gradients in place so that their total ``norm_type``-norm is at most ``max_norm``.
+    """Scale gradients in place so their total ``norm_type``-norm is at most ``max_norm`` (lecture 4).
 
     Same signature, arithmetic and return value as ``torch.nn.utils.clip_grad_norm_``: the
     total norm is the norm of the per-parameter norms (for ``inf``, the largest absolute
@@ -72,7 +72,7 @@ def clip_grad_value_(
     clip_value: float,
     foreach: bool | None = None,
 ) -> None:
-    """Clamp every gradient entry into [-clip_value, clip_value] in place, as torch's.
+    """Clamp every gradient entry into [-clip_value, clip_value] in place, as torch's (lecture 4).
 
     Unlike norm clipping this changes the direction of the gradient. ``clip_value`` must
     be positive and finite; ``foreach`` is accepted for compatibility and ignored.
@@ -86,7 +86,7 @@ def clip_grad_value_(
 
 
 def clip_gradient_slide(grad: torch.Tensor, threshold: float) -> torch.Tensor:
-    """The slide's "scale the gradient if its norm is too big", for one tensor, fixed.
+    """The slide's "scale the gradient if its norm is too big", for one tensor, fixed (lecture 4).
 
     The seed decks (000, 001) show::
 

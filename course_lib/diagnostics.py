@@ -96,7 +96,7 @@ def plot_gradient_norms(
     forget_bias: float = 2.0,
     seed: int = 0,
 ) -> Figure:
-    """Plot ‖∂L_T/∂h_k‖ against k on a log scale, for a vanilla RNN and for an LSTM.
+    """Plot ‖∂L_T/∂h_k‖ against k on a log scale, for a vanilla RNN and an LSTM (lecture 4).
 
     W_hh is spectral_radius · Q with Q a random orthogonal matrix, so its spectral radius and
     its largest singular value are both ``spectral_radius``; the inputs are small noise
