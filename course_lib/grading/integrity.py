@@ -37,6 +37,7 @@ from traitlets import Integer
 
 REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
 GUARD = "__import__('sys').modules['_rnn_course_guard']"
+PROCESS_ERRORS = ("Resource temporarily unavailable", "can't start new thread")
 MEMORY_ERRORS = ("MemoryError", "can't allocate memory", "Cannot allocate memory",
                  "DefaultCPUAllocator", "std::bad_alloc", "out of memory")
 
@@ -53,10 +54,15 @@ def report(resources: dict, message: str, log=None) -> None:
             out.write(json.dumps({**record, "message": message}) + "\n")
 
 
-def cell_name(cell: NotebookNode, index: int) -> str:
-    """How messages name a cell: its grade id, else its position."""
-    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-    return f"`{grade_id}`" if grade_id else f"#{index + 1}"
+def cell_name(cells: list[NotebookNode], index: int) -> str:
+    """How messages name a cell: its grade id, else its position after the last grade id."""
+    def grade_id(cell):
+        return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+    if grade_id(cells[index]):
+        return f"`{grade_id(cells[index])}`"
+    earlier = next((grade_id(c) for c in reversed(cells[:index]) if grade_id(c)), None)
+    return f"#{index + 1}" + (f" (after `{earlier}`)" if earlier else "")
 
 
 def is_test(cell: NotebookNode) -> bool:
@@ -230,7 +236,7 @@ class SandboxedExecute(Execute):
 
     def _run(self, cell: NotebookNode, index: int, resources: dict) -> str | None:
         """Execute one cell; return why the rest cannot run, or None to go on."""
-        name = cell_name(cell, index)
+        name = cell_name(self.nb.cells, index)
         if cell.cell_type != "code" or not cell.source.strip():
             return None
         remaining = self._deadline - monotonic()
@@ -275,6 +281,11 @@ class SandboxedExecute(Execute):
                 message = f"used more than the {gigabytes:g} GB memory limit in cell {name}"
                 output.evalue = f"{message} ({output.evalue})"
                 report(resources, message, self.log)
+            elif any(m in f"{output.ename}: {output.evalue}" for m in PROCESS_ERRORS):
+                report(resources, f"reached the process limit in cell {name}", self.log)
+        if self._out_bytes.get(index, 0) > self.max_output_bytes:
+            report(resources, f"printed {self._out_bytes[index] / 1e6:.0f} MB in cell {name}: "
+                              f"output cut at {self.max_output_bytes / 1e6:g} MB", self.log)
         return None
 
     def _get_timeout(self, cell):

@@ -35,6 +35,7 @@ class Case:
     change: str  # name of the function below that derives the file
     no_points_on: tuple[str, ...] | None = field(default=())  # None: no points at all
     message: str = ""  # a phrase the student's messages must contain
+    full_marks: bool = False  # the damage is contained: every test keeps its points
 
 
 def _code(source: str) -> dict:
@@ -159,26 +160,27 @@ TAMPERING = {
 SNOOPING = (
     "import glob, os, pathlib\n"
     "found = []\n"
-    "for pattern in ['/work/*/solutions/**/*', '/**/gradebook.db', '/**/source/**/*.ipynb',\n"
-    "                '/**/release/**/*.ipynb', '/**/submitted/**/*.ipynb', '/tmp/**/*.ipynb',\n"
-    "                '../**/*.ipynb', './*.ipynb']:\n"
+    "for pattern in ['/work/*/solutions/**/*', '/work/*/gradebook.db', '/tmp/**/gradebook.db',\n"
+    "                '/tmp/**/source/**/*.ipynb', '/tmp/**/release/**/*.ipynb',\n"
+    "                '/tmp/**/submitted/**/*.ipynb', '../../../**/*.ipynb', './*.ipynb']:\n"
     "    for path in glob.glob(pattern, recursive=True)[:50]:\n"
     "        try:\n"
     "            text = pathlib.Path(path).read_text(errors='replace')\n"
     "        except OSError:\n"
     "            continue\n"
-    "        if 'HIDDEN TESTS' in text or 'BEGIN SOLUTION' in text or path.endswith('.db'):\n"
+    "        if ('HIDDEN ' + 'TESTS') in text or ('BEGIN ' + 'SOLUTION') in text or path.endswith('.db'):\n"
     "            found.append(path)\n"
-    "            print('LEAKED', path, text[:2000])\n"
+    "            print('LEA' + 'KED', path, text[:2000])\n"
     "print('snooped', len(found))\n"
     "import linecache\n"
-    "print('history', [s for s in In if 'HIDDEN' in s])\n"
+    "print('history', [s for s in In if ('HIDDEN ' + 'TESTS') in s])\n"
 )
 
 WRITING = (
     "import glob, pathlib\n"
     "hits = 0\n"
-    "for pattern in ['/**/gradebook.db', '/tmp/**/submitted/**/*.ipynb', '../../**/*.ipynb']:\n"
+    "for pattern in ['/tmp/**/gradebook.db', '/work/*/gradebook.db', '/tmp/**/submitted/**/*.ipynb',\n"
+    "                '../../../**/*.ipynb']:\n"
     "    for path in glob.glob(pattern, recursive=True)[:50]:\n"
     "        try:\n"
     "            pathlib.Path(path).write_text('OVERWRITTEN BY A STUDENT')\n"
@@ -209,7 +211,7 @@ def _derive(change: str, honest, release):
     elif change == "importerror":
         nb.cells.insert(_index(nb, "imports") + 1, _code("import no_such_module_for_rnn_course"))
     elif change == "infloop":  # catches the interrupt: only stopping the kernel ends it
-        _after(nb, answer, "while True:\n    try:\n        pass\n    except BaseException:\n        pass")
+        _after(nb, answer, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")
     elif change == "sleep":
         _after(nb, answer, "import time\ntime.sleep(10**6)")
     elif change == "osexit":
@@ -270,28 +272,34 @@ def cases(release) -> list[Case]:
     after_answer = tuple(t for t in _test_ids(release)
                          if _test_ids(release).index(t) >= _test_ids(release).index(first_tests[0]))
     table = [
-        Case("honest", "the solution's answers", "honest"),
-        Case("honesttwo", "the solution's answers (a second student)", "honest"),
+        Case("honest", "the solution's answers", "honest", full_marks=True),
+        Case("honesttwo", "the solution's answers (a second student)", "honest", full_marks=True),
         Case("syntaxerror", "a syntax error in the first answer", "syntaxerror", first_tests),
-        Case("importerror", "an exception while importing", "importerror"),
-        Case("infloop", "an infinite loop that swallows the interrupt", "infloop", after_answer,
-             "timed out after"),
-        Case("sleep", "time.sleep(10**6)", "sleep", (), "timed out after"),
+        Case("importerror", "an exception while importing", "importerror", full_marks=True),
+        Case("infloop", "an infinite loop that ignores the interrupt", "infloop", after_answer,
+             "ignored the interrupt"),
+        Case("sleep", "time.sleep(10**6)", "sleep", (), "timed out after", full_marks=True),
         Case("osexit", "os._exit(0)", "osexit", after_answer, "kernel died"),
-        Case("sysexit", "sys.exit()", "sysexit"),
+        Case("sysexit", "sys.exit()", "sysexit", full_marks=True),
         Case("killkernel", "SIGKILL to its own kernel", "killkernel", after_answer, "kernel died"),
-        Case("membomb", "allocates 40 GB", "membomb", (), "memory limit"),
-        Case("forkbomb", "forks until refused", "forkbomb"),
-        Case("bigprint", "prints 100 MB", "bigprint", (), ""),
-        Case("hugeimage", "displays a 60 MB image", "hugeimage", (), ""),
-        Case("deletedtest", "deletes a test cell", "deletedtest", (), "deleted: original restored"),
-        Case("duplicatedtest", "duplicates a test cell", "duplicatedtest", (), "duplicated"),
-        Case("reorderedtest", "moves a test cell to the top", "reorderedtest", (), "moved"),
-        Case("editedtest", "edits a test cell", "editedtest", (), "edited: original restored"),
-        Case("celltype", "turns a test cell into markdown", "celltype", (), "changed to markdown"),
-        Case("snoop", "reads solutions, gradebook and release dirs", "snoop"),
-        Case("writegradebook", "writes the gradebook and others' files", "writegradebook"),
-        Case("network", "opens a network connection", "network"),
+        Case("membomb", "allocates 40 GB", "membomb", (), "memory limit", full_marks=True),
+        Case("forkbomb", "forks until refused", "forkbomb", (), "process limit"),
+        Case("bigprint", "prints 100 MB", "bigprint", (), "output cut", full_marks=True),
+        Case("hugeimage", "displays a 60 MB image", "hugeimage", (), "output cut", full_marks=True),
+        Case("deletedtest", "deletes a test cell", "deletedtest", (), "deleted: original restored",
+             full_marks=True),
+        Case("duplicatedtest", "duplicates a test cell", "duplicatedtest", (), "duplicated",
+             full_marks=True),
+        Case("reorderedtest", "moves a test cell to the top", "reorderedtest", (), "moved",
+             full_marks=True),
+        Case("editedtest", "edits a test cell", "editedtest", (), "edited: original restored",
+             full_marks=True),
+        Case("celltype", "turns a test cell into markdown", "celltype", (), "changed to markdown",
+             full_marks=True),
+        Case("snoop", "reads solutions, gradebook, release dirs, history", "snoop", full_marks=True),
+        Case("writegradebook", "writes the gradebook and others' files", "writegradebook",
+             full_marks=True),
+        Case("network", "opens a network connection", "network", full_marks=True),
     ]
     table += [Case(name, f"tampering: {name}", name, targets) for name in TAMPERING]
     return table
