@@ -321,7 +321,7 @@ _IMAGES_LOADED = """async () => {
 
 _MATH_TYPESET = """async () => {
   const math = document.querySelectorAll('.math');
-  if (math.length === 0) return {math: 0, typeset: 0, raw: []};
+  if (math.length === 0) return {math: 0, typeset: 0};
   for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
     await new Promise(r => setTimeout(r, 50));
   await MathJax.startup.promise;
