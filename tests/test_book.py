@@ -218,7 +218,19 @@ def built_book() -> Path:
     return HTML
 
 
+def test_no_static_folder_at_the_book_root():
+    """jupyter-book adds every .js/.css under <root>/_static to every page: keep it absent."""
+    static = REPO / "_static"
+    injected = [p for p in static.rglob("*") if p.suffix in (".js", ".css")] if static.exists() else []
+    assert injected == []
+
+
+# The clean build (the first test to ask for it pays for it) takes minutes on 2 cores.
+BUILD_TIMEOUT = pytest.mark.timeout(1800)
+
+
 @pytest.mark.slow
+@BUILD_TIMEOUT
 def test_build_produces_every_page(built_book):
     """Every toc entry has a page, and the offline MathJax was copied next to them."""
     missing = [f for f in _toc_files() if not (built_book / f).with_suffix(".html").exists()]
@@ -228,6 +240,7 @@ def test_build_produces_every_page(built_book):
 
 
 @pytest.mark.slow
+@BUILD_TIMEOUT
 def test_progress_bars_show_their_final_line_only(built_book):
     """A text tqdm bar appears in the built pages as its last redraw (100%), not as a trail."""
     bar = re.compile(r"(\d+)%\|")
@@ -241,6 +254,7 @@ def test_progress_bars_show_their_final_line_only(built_book):
 
 
 @pytest.mark.slow
+@BUILD_TIMEOUT
 def test_every_lecture_executed_within_its_time_budget(built_book):
     """jupyter-cache holds a successful execution of each lecture, each within the time budget."""
     from jupyter_cache import get_cache
@@ -275,6 +289,7 @@ class _Resources(html.parser.HTMLParser):
 
 
 @pytest.mark.slow
+@BUILD_TIMEOUT
 def test_pages_reference_nothing_external(built_book):
     """No page's HTML loads a script, stylesheet, font or image from another host."""
     offenders = []
@@ -331,6 +346,7 @@ _MATH_TYPESET = """async () => {
 
 
 @pytest.mark.slow
+@BUILD_TIMEOUT
 def test_book_in_a_real_browser(served_book, built_book, tmp_path):
     """Every page loads with no failed or external request, typeset math and loaded images,
     and the sidebar reaches every lecture."""
