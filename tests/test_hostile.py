@@ -146,18 +146,59 @@ def test_without_bubblewrap_grading_runs_and_says_so(course, monkeypatch, tmp_pa
     assert scores and all(v > 0 for k, v in scores.items() if k.startswith("test")), log[-3000:]
 
 
+def _cli_course(tmp_path: Path) -> Path:
+    """A course folder holding only what grading a1 needs (never the repository's gradebook)."""
+    import shutil
+
+    course = tmp_path / "course"
+    for part in ("solutions", "assignments"):
+        shutil.copytree(REPO / part / NAME, course / part / NAME)
+    shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    return course
+
+
+def _cli(course: Path, archive: Path, extra_env: dict) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               **extra_env)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "rnn-course"), "grade", NAME, str(archive),
+         "--course-dir", str(course), "--db-url", f"sqlite:///{course / 'gradebook.db'}",
+         "--workers", "2", "--cell-timeout", str(CELL_TIMEOUT), "--notebook-timeout", "150",
+         "--no-progress"], cwd=course, env=env, capture_output=True, text=True, timeout=600)
+
+
 @pytest.mark.skipif(not (REPO / "course_lib" / "grading" / "cli.py").exists(),
                     reason="rnn-course grade (issue 9) not there yet")
 def test_cli_grades_the_corpus_zip(course, tmp_path):
-    """The whole corpus as one LMS zip: exit 0, one row per student, nothing written outside."""
+    """The whole corpus as one LMS zip: exit 0, one scored row per student, nothing outside."""
+    from nbgrader.api import Gradebook
+
     root, _release, cases = course
     archive = tmp_path / "export" / "submissions.zip"
     archive.parent.mkdir()
     corpus.write_zip(root / "corpus", archive, NAME)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "rnn-course"), "grade", NAME, str(archive),
-         "--workers", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    cli_course = _cli_course(tmp_path)
+    result = _cli(cli_course, archive, {})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert not (tmp_path / "zipslip_attempt_a1_text_to_tensors.ipynb").exists()
-    assert not (REPO.parent / "zipslip_attempt_a1_text_to_tensors.ipynb").exists()
+    for folder in (tmp_path, tmp_path / "export", cli_course.parent, REPO.parent):
+        assert not list(folder.glob("zipslip*")), f"the ../ zip entry escaped into {folder}"
+    with Gradebook(f"sqlite:///{cli_course / 'gradebook.db'}") as gb:
+        students = sorted(s.id for s in gb.students)
+        assert students == sorted(set(students)) and set(cases) <= set(students), students
+        for student in cases:
+            assert gb.find_submission(NAME, student).score is not None, student
+
+
+@pytest.mark.skipif(not (REPO / "course_lib" / "grading" / "cli.py").exists(),
+                    reason="rnn-course grade (issue 9) not there yet")
+def test_cli_warns_once_without_bubblewrap(course, tmp_path):
+    """Bubblewrap forced off: the run still grades and prints the missing protection once."""
+    root, _release, _cases = course
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for student in ("honest", "honesttwo"):
+        name = f"{student}_attempt_{NAME}.ipynb"
+        (folder / name).write_bytes((root / "corpus" / name).read_bytes())
+    result = _cli(_cli_course(tmp_path), folder, {"RNN_COURSE_SANDBOX": "off"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("grading WITHOUT a sandbox") == 1

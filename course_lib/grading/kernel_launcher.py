@@ -78,6 +78,16 @@ def _with_parents(path: str) -> list[str]:
     return args
 
 
+def _others_can_read(path: str) -> bool:
+    """Whether a uid of no group can reach ``path`` (every ancestor o+x, itself o+r)."""
+    parts = Path(path).resolve().parts
+    for depth in range(1, len(parts) + 1):
+        mode = os.stat(Path(*parts[:depth])).st_mode
+        if not mode & 0o001 or (depth == len(parts) and not mode & 0o004):
+            return False
+    return True
+
+
 def bwrap_argv(policy: dict, workdir: Path, connection: Path, ipc_dir: Path) -> list[str]:
     """The bubblewrap command line: what the kernel may see, and nothing else."""
     argv = [policy["bwrap"], "--unshare-net", "--unshare-ipc", "--unshare-pid",
@@ -117,7 +127,10 @@ def outer(policy_file: Path, kernel_argv: list[str]) -> None:
     ipc_dir = Path(json.loads(connection.read_text())["ip"]).parent
     limits = dict(policy["limits"])
     limits["sandboxed"] = bool(policy["bwrap"])
-    if os.geteuid() == 0:
+    # bwrap re-creates the ancestors of its binds traversable; without it the kernel's uid
+    # must reach Python by itself, else it stays root and RLIMIT_NPROC does not bind
+    reachable = policy["bwrap"] or all(map(_others_can_read, policy["ro_binds"]))
+    if os.geteuid() == 0 and reachable:
         limits["uid"] = KERNEL_UID_BASE + os.getpid()
         for path in (workdir, connection, ipc_dir):
             _chown_tree(path, limits["uid"])
