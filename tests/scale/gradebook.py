@@ -11,13 +11,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 
-def normalise_url(url: str) -> str:
-    """``postgresql://`` names SQLAlchemy's default driver (psycopg2, not installed): use psycopg 3."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 @dataclass(frozen=True)
 class Recorded:
     #: (student, notebook, grade_id) -> (auto_score, manual_score, needs_manual_grade)
@@ -40,7 +33,7 @@ def read(url: str, assignment: str) -> Recorded:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    engine = create_engine(normalise_url(url))
+    engine = create_engine(url)  # postgresql:// is psycopg 3 from SQLAlchemy 2.1 on
     try:
         with Session(engine) as session:
             submissions = Counter(

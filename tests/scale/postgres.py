@@ -99,7 +99,7 @@ class PostgresServer:
                            f"{self.log.read_text() if self.log.exists() else ''}")
 
     def url(self, database: str = "postgres", dialect: str = "postgresql") -> str:
-        """SQLAlchemy URL of ``database``; dialect ``postgresql+psycopg`` names the driver."""
+        """SQLAlchemy URL of ``database`` (plain ``postgresql://`` means psycopg 3 from SQLAlchemy 2.1 on)."""
         return f"{dialect}://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def connect(self, database: str = "postgres"):
