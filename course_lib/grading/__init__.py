@@ -1,0 +1,22 @@
+"""Instructor tooling behind the ``rnn-course`` command: release, grade, feedback, export.
+
+Loaded only by the CLI and its tests (``import course_lib`` never imports it):
+it needs nbgrader and Dask. One concept per module:
+
+- ``cli``            the ``rnn-course`` command line
+- ``course``         the course root, its ``nbgrader_config.py`` and gradebook URL
+- ``release``        regenerate ``assignments/`` and refuse solution or hidden-test leaks
+- ``collect``        LMS export (nbgrader ``zip_collect``) or ``submitted/`` tree -> submissions
+- ``bundle``         what every task of one assignment needs (template gradebook, files, config)
+- ``tasks``          the dataclasses that travel between client and workers
+- ``grade``          the Dask client: scatter, submit, record results as they arrive, summary
+- ``worker``         the Dask task: real ``nbgrader autograde`` + ``generate_feedback`` in a scratch course
+- ``runner``, ``forkhost``, ``nbgrader_child``   run ``nbgrader`` in children forked from a
+                     process that imported it once (no 2 s import per submission)
+- ``sandbox``        limits and isolation of the student's code (issue 10 fills it in)
+- ``gradebook``      the one writer of the real gradebook (one transaction per student), backups
+- ``feedback``       feedback that hides hidden tests
+- ``late``           per-day late penalty with a cap (an nbgrader late-submission plugin)
+- ``export``         nbgrader's grades CSV, a per-test breakdown CSV, a histogram
+- ``nbgrader_api``   nbgrader's Python API, in-process, for the client's once-per-run steps
+"""

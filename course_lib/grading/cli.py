@@ -1,0 +1,163 @@
+"""``rnn-course``: the instructor's command line (release, grade, feedback, export).
+
+    rnn-course release [ASSIGNMENT ...]
+    rnn-course grade ASSIGNMENT SUBMISSIONS [--workers N | --scheduler tcp://HOST:PORT] [--force] ...
+    rnn-course feedback ASSIGNMENT [--student ID] [--show-hidden-tests]
+    rnn-course export ASSIGNMENT [--out DIR]
+
+Every command works on the nbgrader course at ``--course-dir`` (default: the
+current folder) and its gradebook (``--db-url`` overrides the config's).
+``rnn-course <command> --help`` lists each command's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .sandbox import Limits
+
+#: exit codes
+OK, FAILED, INTERRUPTED = 0, 1, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    from .course import Course
+
+    try:
+        course = Course.load(args.course_dir, db_url=args.db_url)
+        return args.run(course, args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"rnn-course {args.command}: {error}", file=sys.stderr)
+        return FAILED
+
+
+def _release(course, args) -> int:
+    from .release import release
+
+    for name in release(course, args.assignments or None):
+        print(f"released {name} -> {course.release / name}")
+    return OK
+
+
+def _grade(course, args) -> int:
+    from . import late
+    from .grade import Options, grade
+
+    if (args.late_per_day is None) != (args.late_cap is None):
+        raise ValueError("give both --late-per-day and --late-cap, or neither")
+    limits = Limits(cell_timeout=args.cell_timeout or course.cell_timeout or Limits.cell_timeout,
+                    notebook_timeout=args.notebook_timeout)
+    options = Options(
+        workers=args.workers, scheduler=args.scheduler, force=args.force, pattern=args.pattern,
+        limits=limits, show_hidden_tests=args.show_hidden_tests, duedate=args.duedate,
+        late_lines=tuple(late.config_lines(args.late_per_day, args.late_cap))
+        if args.late_per_day is not None else (),
+        progress=not args.no_progress,
+    )
+    summary = grade(course, args.assignment, Path(args.submissions), options)
+    print("\n".join(summary.lines()))
+    if summary.interrupted:
+        return INTERRUPTED
+    return FAILED if summary.lost else OK
+
+
+def _feedback(course, args) -> int:
+    from .feedback import apply
+    from .nbgrader_api import api, run_step
+
+    nbgrader = api(course)
+    apply(nbgrader.config, args.show_hidden_tests)
+    run_step(f"nbgrader generate_feedback {args.assignment}",
+             nbgrader.generate_feedback(args.assignment, args.student))
+    print(f"feedback written under {course.feedback}")
+    return OK
+
+
+def _export(course, args) -> int:
+    from .export import export
+
+    files = export(course, args.assignment, Path(args.out) if args.out else
+                   course.grading / args.assignment)
+    for path in (files.grades, files.breakdown, files.histogram):
+        print(path)
+    return OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course-dir", type=Path, default=Path.cwd(),
+                        help="the nbgrader course root, holding nbgrader_config.py (default: here)")
+    common.add_argument("--db-url", help="SQLAlchemy URL of the gradebook (default: the course "
+                        "config's, SQLite); e.g. postgresql+psycopg://user@host/db")
+    hidden = argparse.ArgumentParser(add_help=False)
+    hidden.add_argument("--show-hidden-tests", action="store_true",
+                        help="show hidden tests' source and tracebacks in feedback (default: hide)")
+
+    parser = argparse.ArgumentParser(prog="rnn-course", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", parents=[common],
+                                  help="regenerate assignments/ from solutions/, refusing leaks")
+    release.add_argument("assignments", nargs="*", help="which assignments (default: all)")
+    release.set_defaults(run=_release)
+
+    grade = commands.add_parser("grade", parents=[common, hidden],
+                                help="autograde a class in parallel, make feedback, export grades")
+    grade.add_argument("assignment")
+    grade.add_argument("submissions", help="an LMS export (zip or folder of "
+                       "<student>_<anything>_<notebook>.ipynb) or an nbgrader submitted/ tree")
+    where = grade.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int,
+                       help="local Dask worker processes (default: CPU count)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on this existing Dask cluster instead")
+    grade.add_argument("--force", action="store_true", help="regrade students already graded")
+    from .collect import DEFAULT_PATTERN
+
+    grade.add_argument("--pattern", default=DEFAULT_PATTERN,
+                       help="regex for LMS export file names, capturing student_id and file_id; "
+                       "{notebooks} stands for the notebook names (default: %(default)s)")
+    grade.add_argument("--cell-timeout", type=_positive_int,
+                       help="seconds per cell (default: the config's ExecutePreprocessor.timeout)")
+    grade.add_argument("--notebook-timeout", type=_positive_int, default=Limits.notebook_timeout,
+                       help="seconds per submission (default: %(default)s)")
+    grade.add_argument("--duedate", type=datetime.fromisoformat,
+                       help="set the assignment's due date (ISO 8601, UTC unless an offset is given)")
+    grade.add_argument("--late-per-day", type=float, metavar="PERCENT",
+                       help="late policy: percent of the score taken per started day late")
+    grade.add_argument("--late-cap", type=float, metavar="PERCENT",
+                       help="late policy: the most percent taken, however late")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.set_defaults(run=_grade)
+
+    feedback = commands.add_parser("feedback", parents=[common, hidden],
+                                   help="(re)generate feedback pages from the gradebook")
+    feedback.add_argument("assignment")
+    feedback.add_argument("--student", help="only this student (default: all autograded)")
+    feedback.set_defaults(run=_feedback)
+
+    export = commands.add_parser("export", parents=[common],
+                                 help="grades.csv, breakdown.csv and histogram.png")
+    export.add_argument("assignment")
+    export.add_argument("--out", help="output folder (default: grading/<assignment>/)")
+    export.set_defaults(run=_export)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Feedback that shows each test's name, points and assertion message, not hidden tests.
+
+nbgrader's feedback is the autograded notebook rendered to HTML, and the
+autograded notebook holds every test cell's full source (autograde restores the
+hidden tests from the gradebook before running them) plus the traceback of each
+failure, which quotes the failing line. :class:`HideHiddenTests` is an extra
+nbconvert preprocessor for ``nbgrader generate_feedback``: in every test cell
+that holds a hidden-test region it removes that region from the source (as
+``nbgrader generate_assignment`` does for the student version) and reduces the
+outputs to the error line (``AssertionError: <message>``). The page still shows
+the cell's ``grade_id`` and its score out of its points (nbgrader's template).
+
+Set ``HideHiddenTests.show_hidden_tests = True`` (``--show-hidden-tests``) to
+render hidden tests in full, as plain nbgrader does.
+"""
+
+from __future__ import annotations
+
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from traitlets import Bool, Unicode, default
+
+#: replaces each hidden-test region in the feedback
+PLACEHOLDER = "# (hidden tests: not shown)"
+
+
+class HideHiddenTests(Preprocessor):
+    """Remove hidden-test source and tracebacks from test cells (see the module docstring)."""
+
+    show_hidden_tests = Bool(
+        False, help="Show hidden tests' source and full tracebacks in feedback."
+    ).tag(config=True)
+    begin_test_delimeter = Unicode(
+        "BEGIN HIDDEN TESTS", help="Marks the start of a hidden-test region (as in nbgrader)."
+    ).tag(config=True)
+    end_test_delimeter = Unicode(
+        "END HIDDEN TESTS", help="Marks the end of a hidden-test region (as in nbgrader)."
+    ).tag(config=True)
+
+    @default("enabled")
+    def _enabled_default(self) -> bool:
+        return True  # nbconvert preprocessors are off unless enabled; this one is on once listed
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if (self.show_hidden_tests or cell.cell_type != "code" or not grading.get("grade")
+                or self.begin_test_delimeter not in cell.source):
+            return cell, resources
+        cell.source = self._without_hidden_region(cell.source)
+        cell.outputs = [
+            new_output("error", ename=output.ename, evalue=output.evalue,
+                       traceback=[f"{output.ename}: {output.evalue}"])
+            for output in cell.outputs if output.output_type == "error"
+        ]
+        return cell, resources
+
+    def _without_hidden_region(self, source: str) -> str:
+        kept, hidden = [], False
+        for line in source.split("\n"):
+            if self.begin_test_delimeter in line:
+                hidden = True
+                kept.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
+            elif self.end_test_delimeter in line:
+                hidden = False
+            elif not hidden:
+                kept.append(line)
+        return "\n".join(kept)
+
+
+def settings(show_hidden_tests: bool) -> dict[tuple[str, str], object]:
+    """nbgrader config values that make ``generate_feedback`` use :class:`HideHiddenTests`."""
+    return {
+        ("GenerateFeedback", "preprocessors"): [
+            "nbgrader.preprocessors.GetGrades",
+            "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+            "course_lib.grading.feedback.HideHiddenTests",
+        ],
+        ("HideHiddenTests", "show_hidden_tests"): bool(show_hidden_tests),
+    }
+
+
+def config_lines(show_hidden_tests: bool) -> list[str]:
+    """:func:`settings` as ``nbgrader_config.py`` lines (for the workers' scratch courses)."""
+    return [f"c.{section}.{trait} = {value!r}"
+            for (section, trait), value in settings(show_hidden_tests).items()]
+
+
+def apply(config, show_hidden_tests: bool) -> None:
+    """Put :func:`settings` into a traitlets ``Config`` (for feedback made in-process)."""
+    for (section, trait), value in settings(show_hidden_tests).items():
+        config[section][trait] = value

@@ -1,0 +1,197 @@
+"""Grade a whole class in parallel: the client side of ``rnn-course grade``.
+
+One code path for a laptop and a cluster: :func:`grade` opens a Dask
+``distributed.Client`` — on a ``LocalCluster`` of single-threaded worker
+processes by default, or on an existing cluster with ``scheduler`` — scatters
+the :class:`~course_lib.grading.tasks.AssignmentBundle` once to every worker,
+submits one :func:`~course_lib.grading.worker.grade_submission` task per
+student, and records each result as it arrives (gradebook, autograded notebook,
+feedback page, log), so an interrupted run keeps everything finished before it.
+
+Steps, in order: back up the gradebook; register the assignment; collect the
+submissions; skip students already recorded (unless ``force``); grade; export.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .bundle import make_bundle, register_assignment
+from .collect import DEFAULT_PATTERN, collect
+from .course import Course
+from .export import export
+from .feedback import config_lines as feedback_config_lines
+from .gradebook import GradebookWriter, backup
+from .sandbox import Limits
+from .tasks import ERROR, GradingResult
+from .worker import grade_submission, start_warm_up
+
+
+@dataclass
+class Summary:
+    """What a run did; printed at the end and saved as ``grading/<assignment>/summary.json``."""
+
+    assignment: str
+    graded: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    lost: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    unmatched_files: list[str] = field(default_factory=list)
+    backup: str | None = None
+    interrupted: bool = False
+    wall_seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """The end-of-run report, one line per fact."""
+        out = [f"{self.assignment}: graded {len(self.graded)}, of which {len(self.errors)} with errors; "
+               f"{len(self.skipped)} already graded (skipped); wall time {self.wall_seconds:.1f} s"]
+        out += [f"  error  {student}: {message}" for student, message in sorted(self.errors.items())]
+        out += [f"  NOT RECORDED  {student}: {message} (rerun to retry)"
+                for student, message in sorted(self.lost.items())]
+        if self.unmatched_files:
+            out.append(f"  files matching no student (see --pattern): {', '.join(self.unmatched_files)}")
+        out.append(f"  gradebook backup: {self.backup or 'none (no SQLite gradebook yet, or not SQLite)'}")
+        if self.interrupted:
+            out.append("  INTERRUPTED: rerun the same command to grade the rest")
+        return out
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: where, with what limits and which feedback and late policy."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+    force: bool = False
+    pattern: str = DEFAULT_PATTERN
+    limits: Limits | None = None
+    show_hidden_tests: bool = False
+    late_lines: tuple[str, ...] = ()
+    duedate: datetime | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        if self.workers is not None and self.scheduler:
+            raise ValueError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+
+
+def grade(course: Course, assignment_id: str, submissions: Path, options: Options) -> Summary:
+    """Grade every submission of ``assignment_id`` found in ``submissions``; return the summary."""
+    started = time.perf_counter()
+    summary = Summary(assignment=assignment_id)
+    limits = options.limits or Limits(cell_timeout=course.cell_timeout or Limits.cell_timeout)
+    run_dir = course.grading / assignment_id
+    with _dask_client(options) as client:
+        client.run(start_warm_up, wait=False)  # workers import nbgrader while we prepare
+        summary.backup = None if (path := backup(course)) is None else str(path)
+        register_assignment(course, assignment_id, options.duedate)
+        collected = collect(course, assignment_id, submissions, options.pattern)
+        summary.unmatched_files = collected.skipped
+        with GradebookWriter(course, assignment_id) as writer:
+            recorded = set() if options.force else writer.recorded_students()
+            pending = [s for s in collected.submissions if s.student_id not in recorded]
+            summary.skipped = sorted(s.student_id for s in collected.submissions
+                                     if s.student_id in recorded)
+            bundle = make_bundle(course, assignment_id, limits=limits, config_lines=[
+                *feedback_config_lines(options.show_hidden_tests), *options.late_lines])
+            try:
+                _run(client, bundle, pending, writer, course, run_dir, summary, options.progress)
+            except KeyboardInterrupt:
+                summary.interrupted = True
+    if not summary.interrupted:
+        export(course, assignment_id, run_dir)
+    summary.wall_seconds = time.perf_counter() - started
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+    return summary
+
+
+def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_dir: Path,
+         summary: Summary, progress: bool) -> None:
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    shared = client.scatter(bundle, broadcast=True, hash=False)
+    futures = {client.submit(grade_submission, shared, submission, pure=False,
+                             key=f"grade-{bundle.assignment_id}-{submission.student_id}-{os.urandom(4).hex()}"):
+               submission.student_id for submission in pending}
+    bar = tqdm(total=len(futures), unit="student", desc=f"grading {bundle.assignment_id}",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                result: GradingResult = future.result()
+                _save_files(course, run_dir, bundle.assignment_id, result)
+                writer.record(result)
+            except Exception as error:  # the machinery failed, not the submission
+                summary.lost[student] = f"{type(error).__name__}: {error}"
+            else:
+                summary.graded.append(student)
+                if result.status == ERROR:
+                    summary.errors[student] = result.message
+            bar.update(1)
+            bar.set_postfix(errors=len(summary.errors) + len(summary.lost), refresh=False)
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        raise
+    finally:
+        bar.close()
+
+
+def _save_files(course: Course, run_dir: Path, assignment_id: str, result: GradingResult) -> None:
+    """Write the autograded notebooks, feedback pages and log where nbgrader keeps them.
+
+    Done before the gradebook transaction: files without a recorded grade are
+    simply rewritten by the rerun.
+    """
+    student = result.student_id
+    autograded = course.autograded / student / assignment_id
+    feedback = course.feedback / student / assignment_id
+    for folder in (autograded, feedback):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    if result.timestamp is not None:
+        _write(autograded / "timestamp.txt", result.timestamp.encode())
+    for notebook in result.notebooks:
+        if notebook.autograded is not None:
+            _write(autograded / f"{notebook.name}.ipynb", notebook.autograded)
+        if notebook.feedback is not None:
+            _write(feedback / f"{notebook.name}.html", notebook.feedback)
+    header = f"{student}: {result.status} in {result.seconds:.1f} s" + (
+        f" - {result.message}" if result.message else "")
+    _write(run_dir / "logs" / f"{student}.log", f"{header}\n\n{result.log}".encode())
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+
+
+@contextmanager
+def _dask_client(options: Options) -> Iterator:
+    """A ``distributed.Client`` on a new LocalCluster, or on the cluster at ``options.scheduler``."""
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        with Client(options.scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1,
+                      processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client

@@ -1,0 +1,136 @@
+"""Run the ``nbgrader`` command in forked children of a host that imported it once.
+
+Why not ``subprocess.run(["nbgrader", ...])``: importing nbgrader costs about 2 s
+(nbformat's schema validator, jupyter_server, ...), as much as grading a small
+submission, so a fresh process per submission would halve the speed-up. Each
+grading worker starts one ``forkhost`` process (see ``forkhost.py``) that imports
+nbgrader once; every call forks a child from it, which runs the very code of
+the ``nbgrader`` console script (``NbGraderApp.launch_instance``) with fresh
+traitlets singletons, in its own working directory, environment and log file.
+A child that passes its deadline is killed together with everything it started
+(the notebook's kernel included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+_CHILD_MODULE = "course_lib.grading.nbgrader_child"
+
+
+class ChildTimeout(Exception):
+    """The child ran past its deadline and was killed with everything it started."""
+
+
+class ForkHostError(RuntimeError):
+    """The fork host died or answered nonsense."""
+
+
+class _ForkHost:
+    """The client end of one ``forkhost`` process: one request at a time."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "course_lib.grading.forkhost"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+        self._buffer = b""
+        self._read(None)  # {"ready": true}: nbgrader is imported
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def call(self, request: dict, timeout: float | None) -> int:
+        self._process.stdin.write((json.dumps(request) + "\n").encode())
+        self._process.stdin.flush()
+        pid = self._read(None)["pid"]
+        try:
+            return self._read(timeout)["exit"]
+        except TimeoutError:
+            _kill_tree(pid)
+            self._read(None)  # the host reaps the child and reports it
+            raise ChildTimeout(f"{request['target']} ran past its {timeout:g} s deadline "
+                               "and was killed") from None
+
+    def _read(self, timeout: float | None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = self._process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise ForkHostError(f"the fork host exited (code {self._process.wait()})")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+
+_host: _ForkHost | None = None
+_host_lock = threading.Lock()
+
+
+def _get_host() -> _ForkHost:
+    global _host
+    if _host is None or not _host.alive:
+        _host = _ForkHost()
+    return _host
+
+
+def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
+         env: Mapping[str, str] | None = None, timeout: float | None = None) -> int:
+    """Run ``target`` (``"module:function"``) with string ``args`` in a forked child; return its exit code.
+
+    The child works in ``cwd``, with ``env`` added to the host's environment, and
+    its stdout and stderr appended to ``log_path``. Returning gives exit code 0,
+    ``sys.exit(n)`` gives ``n``, an exception 1 (its traceback goes to the log).
+    Raises :class:`ChildTimeout` after ``timeout`` seconds, once the child and all
+    its descendants are killed.
+    """
+    if ":" not in target:
+        raise ValueError(f"target must look like 'module:function', got {target!r}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    request = {"target": target, "args": list(args), "cwd": str(cwd),
+               "log": None if log_path is None else str(log_path), "env": dict(env or {})}
+    with _host_lock:
+        return _get_host().call(request, timeout)
+
+
+def run_nbgrader(argv: Sequence[str], *, cwd: Path, log_path: Path | None = None,
+                 env: Mapping[str, str] | None = None, timeout: float | None = None) -> int:
+    """Run ``nbgrader <argv>`` in ``cwd`` (see :func:`call`); return its exit code."""
+    return call(f"{_CHILD_MODULE}:nbgrader_main", *argv, cwd=cwd, log_path=log_path,
+                env=env, timeout=timeout)
+
+
+def warm_up() -> None:
+    """Start this process's fork host and wait until it has imported nbgrader."""
+    with _host_lock:
+        _get_host()
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        root = psutil.Process(pid)
+        family = root.children(recursive=True) + [root]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)

@@ -1,0 +1,169 @@
+"""Grade one submission on a Dask worker with real ``nbgrader autograde``.
+
+:func:`grade_submission` is the Dask task. It builds a throw-away nbgrader course
+in a temporary folder from the task's bytes alone (no shared filesystem)::
+
+    nbgrader_config.py          the course's config + scratch paths + sandbox lines
+    gradebook.db                the bundle's template gradebook
+    source/<assignment>/        the assignment's non-notebook files
+    submitted/<student>/<assignment>/   the student's files (timestamp.txt included)
+
+then runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` there (in
+forked children of a preloaded fork server, see ``runner.py``), reads what
+nbgrader recorded through its ``Gradebook`` API, and returns it all as a
+:class:`~course_lib.grading.tasks.GradingResult`. Nothing here writes outside the
+temporary folder: the instructor's machine is the one writer of the real gradebook.
+
+A submission nbgrader cannot grade (not JSON, a crash, past the notebook
+deadline) gives an ``error`` result with a message and the scores nbgrader left;
+only a failure of the grading machinery itself raises.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from . import runner, sandbox
+from .tasks import ERROR, GRADED, AssignmentBundle, GradingResult, NotebookResult, Submission
+
+_CHILD = "course_lib.grading.nbgrader_child"
+#: seconds allowed for reading the scratch gradebook back
+_REPORT_TIMEOUT = 120
+#: the returned log keeps its last this many characters
+_LOG_TAIL = 200_000
+_EXCEPTION_LINE = re.compile(r"^\s*((?:[\w]+\.)*\w*(?:Error|Exception|Exit|Interrupt)\b.*)$")
+_ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
+
+
+async def start_warm_up() -> None:
+    """Start this worker's fork host in the background (for ``Client.run(..., wait=False)``).
+
+    The host imports nbgrader (about 2 s) while the client prepares the run; the
+    first task waits for it if it is not done yet.
+    """
+    threading.Thread(target=runner.warm_up, name="rnn-course warm-up", daemon=True).start()
+
+
+def grade_submission(bundle: AssignmentBundle, submission: Submission) -> GradingResult:
+    """Autograde one submission in a scratch course; return what nbgrader made of it."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"rnn-course-{submission.student_id}-") as tmp:
+        scratch = Path(tmp)
+        env = _materialise(scratch, bundle, submission)
+        log = scratch / "grading.log"
+        assignment, student = bundle.assignment_id, submission.student_id
+        deadline = bundle.limits.notebook_timeout
+
+        message = ""
+        try:
+            code = runner.run_nbgrader(["autograde", assignment, "--student", student],
+                                       cwd=scratch, log_path=log, env=env, timeout=deadline)
+        except runner.ChildTimeout:
+            code, message = None, f"timed out: grading took longer than {deadline} s and was stopped"
+        if code not in (0, None):
+            message = "nbgrader could not grade this submission: " + _failure_message(log)
+        if code == 0:
+            code = runner.run_nbgrader(["generate_feedback", assignment, "--student", student],
+                                       cwd=scratch, log_path=log, env=env, timeout=deadline)
+            if code != 0:
+                message = "nbgrader could not render feedback: " + _failure_message(log)
+
+        report_path = scratch / "report.json"
+        if runner.call(f"{_CHILD}:write_report", f"sqlite:///{scratch / 'gradebook.db'}",
+                       assignment, student, str(report_path), cwd=scratch, log_path=log,
+                       timeout=_REPORT_TIMEOUT) != 0:
+            raise RuntimeError(f"could not read the scratch gradebook back:\n{_tail(log)}")
+        report = json.loads(report_path.read_text()) or {"timestamp": None, "notebooks": {}}
+
+        status = ERROR if message else GRADED
+        missing = [name for name in bundle.notebooks if f"{name}.ipynb" not in submission.files]
+        if missing and not message:
+            message = "not submitted, scored 0: " + ", ".join(f"{name}.ipynb" for name in missing)
+        notebooks = tuple(
+            _notebook_result(scratch, assignment, student, name,
+                             report["notebooks"].get(name), status, message)
+            for name in bundle.notebooks
+        )
+        return GradingResult(student_id=student, status=status, message=message,
+                             timestamp=report["timestamp"], notebooks=notebooks,
+                             log=_tail(log), seconds=time.perf_counter() - started)
+
+
+def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission) -> dict[str, str]:
+    """Write the scratch course; return the environment for the nbgrader children."""
+    assignment, student = bundle.assignment_id, submission.student_id
+    (scratch / "gradebook.db").write_bytes(bundle.template_gradebook)
+    for folder, files in ((scratch / "source" / assignment, bundle.files),
+                          (scratch / "submitted" / student / assignment, submission.files)):
+        folder.mkdir(parents=True, exist_ok=True)
+        for relative, content in files.items():
+            path = folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    env, sandbox_lines = sandbox.configure(scratch, bundle.limits)
+    scratch_lines = [
+        f"c.CourseDirectory.root = {str(scratch)!r}",
+        'c.CourseDirectory.source_directory = "source"',
+        'c.CourseDirectory.release_directory = "release"',
+        'c.CourseDirectory.submitted_directory = "submitted"',
+        'c.CourseDirectory.autograded_directory = "autograded"',
+        'c.CourseDirectory.feedback_directory = "feedback"',
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(scratch / 'gradebook.db')!r}",
+    ]
+    (scratch / "nbgrader_config.py").write_text(
+        "\n".join([bundle.config, "", "# scratch course (course_lib.grading.worker)",
+                   *scratch_lines, "# sandbox (course_lib.grading.sandbox)", *sandbox_lines, ""]))
+    return env
+
+
+def _notebook_result(scratch: Path, assignment: str, student: str, name: str,
+                     recorded: dict | None, status: str, message: str) -> NotebookResult:
+    autograded = scratch / "autograded" / student / assignment / f"{name}.ipynb"
+    feedback = scratch / "feedback" / student / assignment / f"{name}.html"
+    if status == ERROR or not feedback.exists():
+        page = error_page(student, assignment, name, message or "no feedback was produced")
+    else:
+        page = feedback.read_bytes()
+    recorded = recorded or {"grades": {}, "comments": {}, "late_penalty": None}
+    return NotebookResult(
+        name=name,
+        grades={key: (score, bool(manual)) for key, (score, manual) in recorded["grades"].items()},
+        comments=dict(recorded["comments"]),
+        late_penalty=recorded["late_penalty"],
+        autograded=autograded.read_bytes() if autograded.exists() else None,
+        feedback=page,
+    )
+
+
+def error_page(student: str, assignment: str, notebook: str, message: str) -> bytes:
+    """A feedback page for a notebook that could not be graded."""
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(notebook)}</title></head><body>\n"
+        f"<h4>{html.escape(notebook)} ({html.escape(assignment)}, {html.escape(student)})</h4>\n"
+        "<p>This notebook could not be graded automatically:</p>\n"
+        f"<pre>{html.escape(message)}</pre>\n"
+        "<p>Your instructor has been told and will look at it.</p>\n</body></html>\n"
+    ).encode()
+
+
+def _failure_message(log: Path) -> str:
+    """The most telling line of a failed nbgrader run: its last exception, else its last error."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    for pattern in (_EXCEPTION_LINE, _ERROR_LINE):
+        for line in reversed(lines):
+            match = pattern.search(line)
+            if match and match.group(1).strip():
+                return match.group(1).strip()[:500]
+    return "no error message in the log"
+
+
+def _tail(log: Path) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text[-_LOG_TAIL:]

@@ -1,0 +1,1 @@
+"""Helpers for the grading tests: a tiny real nbgrader course built from one description."""
