@@ -1,49 +1,175 @@
-"""Limits and isolation for the nbgrader run that executes one student's notebook.
+"""The grading sandbox: limits and isolation for the kernel that runs a student's notebook.
 
-The grading worker (``worker.py``) asks this module how to run nbgrader for one
-submission: :func:`configure` returns the environment variables for the nbgrader
-process and extra ``nbgrader_config.py`` lines for the scratch course it runs in.
-The worker itself enforces :attr:`Limits.notebook_timeout` by killing the whole
-process tree (nbgrader and its kernel) when the deadline passes.
+``configure(scratch, limits)`` prepares one scratch nbgrader course so that its
+``nbgrader autograde`` runs student code
 
-This is a minimal first version: it sets nbgrader's per-cell timeout and nothing
-else. Memory, process and output limits, the filesystem and network isolation
-(bubblewrap, an rlimits kernel launcher, no network) come with issue 10, which
-replaces the body of :func:`configure` and keeps its interface.
+- in a kernel started by ``kernel_launcher.py``: rlimits on memory, processes, CPU time
+  and file size, root dropped to a uid of the kernel's own, and — when bubblewrap works
+  on this machine — inside ``bwrap`` with read-only binds of only the Python install, the
+  venv and ``course_lib``, a private ``/tmp``, no network, and only the submission's own
+  folder writable (the notebook file itself, which holds the hidden tests, hidden);
+- through ``integrity.RestoreTestCells`` and ``integrity.SandboxedExecute``: test cells
+  restored from the gradebook, per-cell and per-notebook time limits, an output cap, a
+  guard around every test cell, every test failed with a message after a dead kernel.
+
+It returns the environment for the nbgrader subprocess and the lines to append to the
+scratch course's ``nbgrader_config.py``. What the sandbox did for a student is read back
+with ``read_messages(scratch)``. ``isolation_warning()`` says, for the CLI to print once
+per run, what protection is missing on this machine.
+
+Costs and the table of hostile cases: ``SANDBOX_NOTES.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
+
+import course_lib
+
+KERNEL_NAME = "rnn-course-sandbox"
+DISABLE_ENV = "RNN_COURSE_SANDBOX"  # "off": no bubblewrap (limits still apply)
+REPORT_FILE = "sandbox-report.jsonl"
+_LAUNCHER = Path(__file__).with_name("kernel_launcher.py")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use while it is graded.
-
-    ``cell_timeout`` and ``notebook_timeout`` are seconds; the others are
-    enforced only once issue 10 lands (see the module docstring).
-    """
+    """What one submission may use. Times in seconds, sizes in bytes."""
 
     cell_timeout: int = 60
     notebook_timeout: int = 600
     memory_bytes: int = 2 * 1024**3
     max_processes: int = 256
     max_output_bytes: int = 1_000_000
+    file_bytes: int = 100 * 1024**2
+    tmp_bytes: int = 256 * 1024**2
+    isolate: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("cell_timeout", "notebook_timeout", "memory_bytes",
-                     "max_processes", "max_output_bytes"):
+        for name in ("cell_timeout", "notebook_timeout", "memory_bytes", "max_processes",
+                     "max_output_bytes", "file_bytes", "tmp_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
 
 
-def configure(scratch: Path, limits: Limits) -> tuple[dict[str, str], list[str]]:
-    """Return (environment variables, extra nbgrader config lines) for grading in ``scratch``.
+@lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot sandbox kernels here, or None when it can (probed once)."""
+    if os.environ.get(DISABLE_ENV, "").lower() == "off":
+        return f"bubblewrap switched off ({DISABLE_ENV}=off)"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed"
+    probe = [bwrap, "--unshare-net", "--unshare-pid", "--die-with-parent",
+             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+    if os.geteuid() != 0:
+        probe.insert(1, "--unshare-user")
+    try:
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap does not run: {error}"
+    if result.returncode != 0:
+        return f"bubblewrap does not run here: {result.stderr.strip() or result.returncode}"
+    return None
 
-    ``scratch`` is the throw-away course directory the worker made for one
-    submission; the lines are appended to its ``nbgrader_config.py``.
-    """
-    return {}, [f"c.ExecutePreprocessor.timeout = {limits.cell_timeout}"]
+
+def isolation_warning(limits: Limits = Limits()) -> str | None:
+    """The loud once-per-run warning when kernels will not be isolated, else None."""
+    problem = "isolation switched off (Limits.isolate=False)" if not limits.isolate else bwrap_problem()
+    if problem is None:
+        return None
+    lost = ("student code can read solutions/, the gradebook and other students' work, "
+            "write wherever the grading user can, open network connections and signal "
+            "the grader's processes")
+    kept = "time, memory, CPU, file-size and output limits still apply"
+    if os.geteuid() == 0:
+        lost += ("; as root the kernel keeps root unless the Python install is readable by "
+                 "other users, and then the process limit (fork bombs) is not enforced")
+    else:
+        kept += "; the process limit counts all of this user's processes"
+    return f"WARNING: grading WITHOUT a sandbox: {problem}. Unprotected: {lost}. Kept: {kept}."
+
+
+def configure(scratch: Path, limits: Limits) -> tuple[dict[str, str], list[str]]:
+    """Prepare ``scratch`` for sandboxed autograding: (subprocess environment, config lines)."""
+    scratch = Path(scratch).resolve()
+    home = scratch / ".sandbox"
+    kernel_dir = home / "jupyter" / "kernels" / KERNEL_NAME
+    for folder in (kernel_dir, home / "runtime", home / "ipc"):
+        folder.mkdir(parents=True, exist_ok=True)
+    bwrap = shutil.which("bwrap") if limits.isolate and bwrap_problem() is None else None
+    policy = {
+        "bwrap": bwrap or "",
+        "ro_binds": sorted({sys.base_prefix, sys.prefix, str(Path(course_lib.__file__).parent)}),
+        "limits": {**asdict(limits), "cpu_seconds": limits.notebook_timeout + 60},
+    }
+    (home / "policy.json").write_text(json.dumps(policy, indent=1))
+    spec = {
+        "argv": [sys.executable, str(_LAUNCHER), "--policy", str(home / "policy.json"),
+                 "-f", "{connection_file}"],
+        "display_name": "rnn-course sandbox",
+        "language": "python",
+        # the kernel interrupts itself on request: no signal reaches it through bwrap
+        "interrupt_mode": "message",
+    }
+    (kernel_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    env = {
+        "JUPYTER_PATH": str(home / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "RNN_COURSE_SANDBOX_REPORT": str(scratch / REPORT_FILE),
+    }
+    lines = [
+        "# rnn-course sandbox (course_lib.grading.sandbox.configure)",
+        "from nbconvert.preprocessors import ClearMetadataPreprocessor",
+        "from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,",
+        "    DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,",
+        "    SaveAutoGrades)",
+        "from course_lib.grading.integrity import RestoreTestCells, SandboxedExecute",
+        "c.Autograde.sanitize_preprocessors = [ClearOutput, RestoreTestCells, DeduplicateIds,",
+        "    OverwriteKernelspec, OverwriteCells, CheckCellMetadata]",
+        "c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern,",
+        "    ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,",
+        "    CheckCellMetadata]",
+        'c.KernelManager.transport = "ipc"',
+        f"c.KernelManager.ip = {str(home / 'ipc' / 'kernel')!r}",
+        f"c.SandboxedExecute.kernel_name = {KERNEL_NAME!r}",
+        f"c.SandboxedExecute.timeout = {limits.cell_timeout}",
+        # below the worker's hard kill, so that the notebook still ends with grades
+        f"c.SandboxedExecute.notebook_timeout = {max(limits.notebook_timeout - 30, limits.notebook_timeout * 3 // 4)}",
+        f"c.SandboxedExecute.max_output_bytes = {limits.max_output_bytes}",
+        f"c.SandboxedExecute.memory_bytes = {limits.memory_bytes}",
+    ]
+    return env, lines
+
+
+def describe_unreadable(data: bytes) -> str | None:
+    """Why a submitted notebook file cannot be graded at all, in the student's terms; else None."""
+    if not data.strip():
+        return "the notebook file is empty"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"the notebook file is not UTF-8 text (bad byte at offset {error.start})"
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as error:
+        return f"the notebook file is not valid JSON (line {error.lineno}: {error.msg})"
+    if not isinstance(content, dict) or "nbformat" not in content:
+        return "the file is JSON but not a Jupyter notebook"
+    return None
+
+
+def read_messages(scratch: Path) -> list[str]:
+    """What the sandbox did for the student graded in ``scratch``, in order."""
+    path = Path(scratch) / REPORT_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line)["message"] for line in path.read_text().splitlines() if line.strip()]
