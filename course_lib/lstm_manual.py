@@ -163,7 +163,7 @@ class _ManualLSTM(torch.autograd.Function):
         if ctx.has_bias and (ctx.needs_input_grad[5] or ctx.needs_input_grad[6]):
             grad_b = dgates_flat.sum(0).index_select(0, back)  # (4H,)
         grad_bias_ih = grad_b if ctx.needs_input_grad[5] else None
-        grad_bias_hh = grad_b if ctx.needs_input_grad[6] else None
+        grad_bias_hh = grad_b.clone() if ctx.needs_input_grad[6] else None  # no aliasing
         return grad_x, dh, dc, grad_w_ih, grad_w_hh, grad_bias_ih, grad_bias_hh
 
 
