@@ -2,8 +2,9 @@
 
 ``make_course(dest)`` copies what ``rnn-course grade`` needs of the course (the nbgrader config
 and the assignment's solution folder) into a fresh directory, so no test touches the repo's
-gradebook. ``write_class(release, source, out, students)`` writes one LMS-style file per
-student, ``<student>_attempt_<notebook>.ipynb``: the released notebook with every answer taken
+gradebook. ``write_class(course, out, students)`` writes the class as an nbgrader
+``submitted/`` tree, ``<student>/<assignment>/<notebook>.ipynb`` (the other input
+``rnn-course grade`` takes besides an LMS export): the released notebook with every answer taken
 from the solution, then changed per the student's ``kind``:
 
 - ``correct``: the solution's answers;
@@ -89,10 +90,11 @@ def student_notebook(release, source, kind: str) -> nbformat.NotebookNode:
 
 
 def write_class(course: Path, out: Path, students: dict[str, str]) -> Path:
-    """One ``<student>_attempt_<notebook>.ipynb`` per ``students`` entry (id -> kind) in ``out``."""
+    """``out/<student>/<assignment>/<notebook>.ipynb`` per ``students`` entry (id -> kind)."""
     release = release_notebook(course)
     source = nbformat.read(course / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    out.mkdir(parents=True, exist_ok=True)
     for student, kind in students.items():
-        nbformat.write(student_notebook(release, source, kind), out / f"{student}_attempt_{NOTEBOOK}.ipynb")
+        folder = out / student / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(student_notebook(release, source, kind), folder / f"{NOTEBOOK}.ipynb")
     return out
