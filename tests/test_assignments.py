@@ -1,0 +1,349 @@
+"""The graded assignments, end to end with real nbgrader (issue 8).
+
+For every assignment in ``solutions/``:
+
+- ``assignments/`` is exactly what ``nbgrader generate_assignment`` makes from ``solutions/`` now;
+- nothing under ``assignments/`` holds solution markers, hidden tests or solution code lines;
+- the solution notebook autogrades to full marks (manually graded answers left to the grader);
+- the released notebook, unchanged, autogrades to 0 and the run does not crash;
+- a deliberately wrong submission (``tests/assignments/wrong_submissions.py``) loses exactly the
+  points of the test cells its mistakes cover, and its feedback page shows the helpful message;
+- ``nbgrader validate`` passes on the solution; ``nbgrader validate --invert`` flags the release's
+  hidden-test cells (stripped to their docstring, they pass) and no visible test.
+
+All the nbgrader work is batched once per session: each assignment gets a temporary course where
+its three submissions (solution, release, wrong) are graded by one ``nbgrader autograde`` call;
+two assignments are graded at a time, and the two ``nbgrader validate`` runs (all notebooks in one
+call each) go on in the background meanwhile.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_fixtures():
+    path = Path(__file__).parent / "assignments" / "wrong_submissions.py"
+    spec = importlib.util.spec_from_file_location("assignment_wrong_submissions", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_fixtures = _load_fixtures()
+CASES, make_submission, read = _fixtures.CASES, _fixtures.make_submission, _fixtures.read
+NBGRADER = str(Path(sys.executable).parent / "nbgrader")
+ASSIGNMENTS = sorted(
+    p.name for p in (REPO / "solutions").iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").exists()
+)
+SOLUTION, RELEASE = "solution", "release"
+
+pytestmark = pytest.mark.slow
+
+
+def _nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([NBGRADER, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def _background(*args: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([NBGRADER, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class Course:
+    """A temporary copy of the course for one assignment: its release and graded submissions."""
+
+    def __init__(self, root: Path, assignment: str):
+        self.root = root
+        self.assignment = assignment
+        self.runs: dict[str, subprocess.CompletedProcess] = {}
+        self.seconds = 0.0
+        root.mkdir(parents=True)
+        shutil.copy(REPO / "nbgrader_config.py", root)
+        shutil.copytree(
+            REPO / "solutions" / assignment,
+            root / "solutions" / assignment,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
+
+    def notebook(self, folder: str) -> Path:
+        return self.root / folder / self.assignment / f"{self.assignment}.ipynb"
+
+    def submit(self, student: str, nb) -> None:
+        target = self.root / "submitted" / student / self.assignment
+        target.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(target / f"{self.assignment}.ipynb"))
+
+    def grade(self) -> "Course":
+        """Release, submit the three notebooks, autograde them in one call, feedback for the wrong one."""
+        t0 = time.perf_counter()
+        a = self.assignment
+        self.runs["generate"] = _nbgrader("generate_assignment", a, "--force", cwd=self.root)
+        release, solution = read(self.notebook("assignments")), read(self.notebook("solutions"))
+        case = CASES[a]
+        self.submit(SOLUTION, solution)
+        self.submit(RELEASE, release)
+        self.submit(case.student, make_submission(release, solution, case.replace))
+        self.runs["autograde"] = _nbgrader("autograde", a, "--force", cwd=self.root)
+        self.runs["feedback"] = _nbgrader("generate_feedback", a, "--student", case.student, "--force", cwd=self.root)
+        self.seconds = time.perf_counter() - t0
+        return self
+
+
+@pytest.fixture(scope="module")
+def courses(tmp_path_factory) -> dict[str, Course]:
+    """Every assignment graded in its own temporary course, two at a time (2 cores), while
+    `nbgrader validate` runs on the solutions and `--invert` on the releases in the background."""
+    base = tmp_path_factory.mktemp("courses")
+    start = time.perf_counter()
+    validate = _background("validate", *(str(REPO / "solutions" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
+    invert = _background("validate", "--invert", *(str(REPO / "assignments" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each job only waits on nbgrader subprocesses
+        graded = list(pool.map(lambda a: Course(base / a, a).grade(), ASSIGNMENTS))
+    result = {c.assignment: c for c in graded}
+    for name, proc in (("validate", validate), ("validate --invert", invert)):
+        out, _ = proc.communicate(timeout=600)
+        VALIDATE_RUNS[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
+    timings = {c.assignment: round(c.seconds, 1) for c in graded}
+    print(f"\nnbgrader: {timings}, total {time.perf_counter() - start:.1f} s")
+    return result
+
+
+VALIDATE_RUNS: dict[str, subprocess.CompletedProcess] = {}
+
+
+@pytest.fixture(scope="module")
+def validate_runs(courses) -> dict[str, subprocess.CompletedProcess]:
+    return VALIDATE_RUNS
+
+
+def _scores(course: Course, student: str) -> dict[str, tuple[float | None, float, str]]:
+    """grade_id -> (score, max_score, cell type) from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(course.assignment, course.assignment, student)
+        return {g.name: (g.auto_score, g.max_score, g.cell.cell_type) for g in nb.grades}
+
+
+def _cells(nb) -> list[tuple[str, str, dict]]:
+    return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader", {})) for c in nb.cells]
+
+
+def _regions(source: str, begin: str, end: str) -> list[str]:
+    return re.findall(rf"{re.escape(begin)}\n(.*?){re.escape(end)}", source, flags=re.S)
+
+
+def test_there_are_at_least_four_assignments():
+    assert len(ASSIGNMENTS) >= 4, ASSIGNMENTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_notebook_follows_the_house_rules(assignment):
+    nb = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+    ids = [m["grade_id"] for _, _, m in _cells(nb) if m]
+    assert len(ids) == len(set(ids)), f"duplicate grade ids: {ids}"
+    first = nb.cells[nb.cells.index(next(c for c in nb.cells if c.cell_type == "code"))]
+    assert "find_spec(\"course_lib\")" in first.source and "%pip install" in first.source
+    assert first.metadata["nbgrader"]["locked"] and not first.metadata["nbgrader"]["grade"]
+    total = 0
+    for kind, source, meta in _cells(nb):
+        if meta.get("grade") and kind == "code":
+            assert meta["locked"], f"test cell {meta['grade_id']} must be locked"
+            assert re.match(r'^"""[^\n]+"""\n', source), f"test cell {meta['grade_id']} must open with a one-line docstring"
+            total += meta["points"]
+        if meta.get("solution") and kind == "code":
+            assert "### BEGIN SOLUTION" in source, f"answer cell {meta['grade_id']} has no solution region"
+        if meta.get("grade") and kind == "markdown":
+            total += meta["points"]
+    stated = re.search(r"\*\*Total: (\d+) points\*\*", nb.cells[0].source)
+    assert stated and int(stated.group(1)) == total, f"the first cell should state the total, {total} points"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_is_what_nbgrader_generates_now(courses, assignment):
+    course = courses[assignment]
+    run = course.runs["generate"]
+    assert run.returncode == 0, run.stderr
+    committed = sorted(p.relative_to(REPO / "assignments" / assignment) for p in (REPO / "assignments" / assignment).rglob("*") if p.is_file())
+    fresh = sorted(p.relative_to(course.root / "assignments" / assignment) for p in (course.root / "assignments" / assignment).rglob("*") if p.is_file())
+    assert committed == fresh, "run `nbgrader generate_assignment <id> --force` and commit assignments/"
+    for rel in fresh:
+        a, b = REPO / "assignments" / assignment / rel, course.root / "assignments" / assignment / rel
+        if rel.suffix == ".ipynb":
+            assert _cells(read(a)) == _cells(read(b)), f"{rel} is out of date: regenerate the release"
+        else:
+            assert a.read_bytes() == b.read_bytes(), f"{rel} is out of date: regenerate the release"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_holds_no_solution_or_hidden_tests(assignment):
+    solution = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+    secret, public = set(), set()
+    for cell in solution.cells:
+        regions = _regions(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
+        regions += _regions(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+        inside = {line.strip() for region in regions for line in region.splitlines()}
+        secret |= inside
+        rest = cell.source
+        for region in regions:
+            rest = rest.replace(region, "")
+        public |= {line.strip() for line in rest.splitlines()}
+    distinctive = {line for line in secret - public if len(line) >= 12}
+    assert distinctive, "expected solution lines to look for"
+    for path in (REPO / "assignments" / assignment).rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix == ".ipynb":
+            text = "\n".join(c.source for c in read(path).cells)
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in text, f"{path.relative_to(REPO)} contains {marker!r}"
+        lines = {line.strip() for line in text.splitlines()}
+        leaked = sorted(distinctive & lines)
+        assert not leaked, f"{path.relative_to(REPO)} contains solution or hidden-test lines: {leaked[:5]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_autogrades_to_full_marks(courses, assignment):
+    course = courses[assignment]
+    run = course.runs["autograde"]
+    assert run.returncode == 0, run.stdout + run.stderr
+    scores = _scores(course, SOLUTION)
+    auto = {k: v for k, v in scores.items() if v[2] == "code"}
+    lost = {k: v for k, v in auto.items() if v[0] != v[1]}
+    assert not lost, f"the solution loses points on {lost}"
+    assert all(v[0] is None for v in scores.values() if v[2] == "markdown"), "written answers are graded by hand"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_unchanged_release_autogrades_to_zero(courses, assignment):
+    course = courses[assignment]
+    assert course.runs["autograde"].returncode == 0
+    assert (course.root / "autograded" / RELEASE / assignment / f"{assignment}.ipynb").exists()
+    scores = _scores(course, RELEASE)
+    assert scores and all(score in (0, None) for score, _, _ in scores.values()), scores
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_wrong_submission_loses_exactly_its_tests_and_says_why(courses, assignment):
+    course, case = courses[assignment], CASES[assignment]
+    assert course.runs["autograde"].returncode == 0
+    scores = _scores(course, case.student)
+    failed = {k for k, (score, top, kind) in scores.items() if kind == "code" and score != top}
+    assert failed == case.fails
+    run = course.runs["feedback"]
+    assert run.returncode == 0, run.stderr
+    html = (course.root / "feedback" / case.student / assignment / f"{assignment}.html").read_text()
+    for message in case.messages:
+        assert message in html, f"feedback for {case.student} lacks {message!r}"
+
+
+def test_validate_passes_on_every_solution(validate_runs):
+    run = validate_runs["validate"]
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.count("Success! Your notebook passes all the tests.") == len(ASSIGNMENTS), run.stdout
+    assert "VALIDATION FAILED" not in run.stdout
+
+
+def test_validate_invert_flags_exactly_the_hidden_test_cells_of_each_release(validate_runs):
+    """On a release every visible test fails (answers are stubs); only the hidden-test cells,
+    whose bodies nbgrader stripped to their docstring, pass, and --invert flags just those."""
+    run = validate_runs["validate --invert"]
+    assert run.returncode == 0, run.stdout
+    hidden = []
+    for assignment in ASSIGNMENTS:
+        cells = read(REPO / "solutions" / assignment / f"{assignment}.ipynb").cells
+        hidden += [c.source.splitlines()[0] for c in cells if "### BEGIN HIDDEN TESTS" in c.source]
+    flagged = re.findall(r"The following cell passed:\n\n\s*(.*)", run.stdout)
+    assert sorted(line.strip()[:60] for line in flagged) == sorted(line[:60] for line in hidden), run.stdout
+    counts = [int(n) for n in re.findall(r"NOTEBOOK PASSED ON (\d+) CELL", run.stdout)]
+    assert sum(counts) == len(hidden) and len(counts) == len(ASSIGNMENTS), run.stdout
+
+
+# -- course_lib.checks: the messages students read (fast, no nbgrader) ---------------------
+
+
+def _message(fn, *args, **kwargs) -> str:
+    with pytest.raises(AssertionError) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def test_check_shape_says_expected_and_got():
+    import torch
+
+    from course_lib.checks import check_shape
+
+    msg = _message(check_shape, torch.zeros(3, 5, 8), (5, 3, 8), "rnn_forward output")
+    assert msg.startswith("rnn_forward output: expected shape (5, 3, 8), got (3, 5, 8)")
+    assert "forget a `return`" in _message(check_shape, None, (2,), "h")
+
+
+def test_check_close_names_the_worst_error_and_survives_monkeypatching(monkeypatch):
+    import torch
+
+    from course_lib.checks import check_close
+
+    got, want = torch.zeros(2, 3), torch.zeros(2, 3)
+    want[1, 2] = 0.5
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(torch, "abs", lambda x: x * 0)
+    msg = _message(check_close, got, want, "h_t")
+    assert msg.startswith("h_t: max abs error 0.5 at index (1, 2): got 0, expected 0.5 (1 of 6 elements")
+
+
+def test_lstm_gate_diagnosis_names_the_swapped_gates():
+    import torch
+
+    from course_lib.checks import check_lstm_gate_order, reference_lstm_cell
+
+    def swapped(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        g = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f, gg, o = g.chunk(4, 1)
+        c2 = torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(gg)  # f and i swapped
+        return torch.sigmoid(o) * torch.tanh(c2), c2
+
+    check_lstm_gate_order(reference_lstm_cell)
+    assert "your i and f gates look swapped" in _message(check_lstm_gate_order, swapped)
+
+
+def test_clip_and_detach_diagnoses():
+    import torch
+
+    from course_lib.checks import check_clip_by_norm, check_detached
+
+    def by_value(grads, max_norm):
+        for g in grads:
+            g.clamp_(-max_norm, max_norm)
+
+    assert "clipped by value instead of by norm" in _message(check_clip_by_norm, by_value)
+    h = torch.ones(2, requires_grad=True) * 2
+    assert "forgot to detach" in _message(check_detached, (h, h.detach()))
+    check_detached((h.detach(), h.detach()))
+
+
+def test_check_from_scratch_spots_ready_made_functions():
+    import torch.nn.functional as F  # noqa: F401  (read by the functions below)
+
+    from course_lib.checks import check_from_scratch
+
+    namespace = {"F": F}
+    exec("def one_hot(i, n):\n    return F.one_hot(i, n).float()", namespace)
+    assert "uses `one_hot`" in _message(check_from_scratch, namespace["one_hot"], "one_hot", banned_attributes=("one_hot",))
+    exec("import course_lib\ndef rnn_forward(x, h0, p):\n    return course_lib.rnn_forward(x, h0, p)", namespace)
+    assert "ready-made" in _message(check_from_scratch, namespace["rnn_forward"], "rnn_forward")
+    exec("def helper(i):\n    return i + 1\ndef mine(i):\n    return helper(i)", namespace)
+    check_from_scratch(namespace["mine"], "mine", banned_attributes=("one_hot",))
