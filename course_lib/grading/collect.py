@@ -55,10 +55,11 @@ class FileNameCollector(FileNameCollectorPlugin):
 
 @dataclass(frozen=True)
 class Collected:
-    """The submissions found, and the export's files no student could be matched to."""
+    """The submissions found, the export's files no student could be matched to, zip_collect's log."""
 
     submissions: list[Submission]
     skipped: list[str]
+    log: str = ""
 
 
 def collect(course: Course, assignment_id: str, source: Path,
@@ -69,8 +70,8 @@ def collect(course: Course, assignment_id: str, source: Path,
         raise CollectError(f"no such file or folder: {source}")
     if source.is_dir() and any(source.glob(f"*/{assignment_id}")):
         return Collected(read_tree(source, assignment_id), [])
-    students, skipped = zip_collect(course, assignment_id, source, pattern)
-    return Collected(read_tree(course.submitted, assignment_id, students), skipped)
+    students, skipped, log = zip_collect(course, assignment_id, source, pattern)
+    return Collected(read_tree(course.submitted, assignment_id, students), skipped, log)
 
 
 def read_tree(tree: Path, assignment_id: str, students: set[str] | None = None) -> list[Submission]:
@@ -91,11 +92,12 @@ def read_tree(tree: Path, assignment_id: str, students: set[str] | None = None) 
 
 
 def zip_collect(course: Course, assignment_id: str, export: Path,
-                pattern: str) -> tuple[set[str], list[str]]:
+                pattern: str) -> tuple[set[str], list[str], str]:
     """Collect an LMS export into the course's ``submitted/`` with nbgrader's zip_collect.
 
-    Returns the students collected and the files skipped because the pattern did
-    not match them. A student's earlier ``submitted/`` files are replaced.
+    Returns the students collected, the files skipped because the pattern did
+    not match them, and nbgrader's log. A student's earlier ``submitted/`` files
+    are replaced.
     """
     regexp = pattern.replace("{notebooks}", "|".join(
         re.escape(name) for name in course.notebooks(assignment_id)))
@@ -114,7 +116,9 @@ def zip_collect(course: Course, assignment_id: str, export: Path,
             archive.mkdir(parents=True)
             shutil.copy(export, archive / export.name)
         config = copy.deepcopy(course.config)
-        config.ZipCollectApp.downloaded_directory = downloaded
+        # nbgrader joins this onto the course root: an absolute path keeps the export outside it
+        config.ZipCollectApp.collect_directory_structure = os.path.join(
+            downloaded, "{assignment_id}", "{collect_step}")
         config.ZipCollectApp.collector_plugin = FileNameCollector
         config.ZipCollectApp.force = True
         config.ExtractorPlugin.force = True
@@ -122,6 +126,8 @@ def zip_collect(course: Course, assignment_id: str, export: Path,
         app = ZipCollectApp(config=config)
         app.coursedir = CourseDirectory(parent=app)
         app.coursedir.assignment_id = assignment_id
+        for handler in list(app.log.handlers):  # the log goes to the result, not the terminal
+            app.log.removeHandler(handler)
         result = capture_log(app)
         extracted = Path(downloaded) / assignment_id / "extracted"
         files = sorted(p for p in extracted.rglob("*") if p.is_file()) if extracted.exists() else []
@@ -133,4 +139,4 @@ def zip_collect(course: Course, assignment_id: str, export: Path,
     students = {match["student_id"] for match in matches.values() if match}
     skipped = [path.name for path, match in matches.items() if not match]
     skipped += [path.name for path in files if path not in matches]
-    return students, sorted(skipped)
+    return students, sorted(skipped), result.get("log", "")

@@ -41,6 +41,7 @@ class Summary:
     """What a run did; printed at the end and saved as ``grading/<assignment>/summary.json``."""
 
     assignment: str
+    found: int = 0
     graded: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     lost: dict[str, str] = field(default_factory=dict)
@@ -52,7 +53,7 @@ class Summary:
 
     def lines(self) -> list[str]:
         """The end-of-run report, one line per fact."""
-        out = [f"{self.assignment}: graded {len(self.graded)}, of which {len(self.errors)} with errors; "
+        out = [f"{self.assignment}: {self.found} submissions found; graded {len(self.graded)}, of which {len(self.errors)} with errors; "
                f"{len(self.skipped)} already graded (skipped); wall time {self.wall_seconds:.1f} s"]
         out += [f"  error  {student}: {message}" for student, message in sorted(self.errors.items())]
         out += [f"  NOT RECORDED  {student}: {message} (rerun to retry)"
@@ -98,6 +99,10 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
         register_assignment(course, assignment_id, options.duedate)
         collected = collect(course, assignment_id, submissions, options.pattern)
         summary.unmatched_files = collected.skipped
+        summary.found = len(collected.submissions)
+        if collected.log:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "collect.log").write_text(collected.log)
         with GradebookWriter(course, assignment_id) as writer:
             recorded = set() if options.force else writer.recorded_students()
             pending = [s for s in collected.submissions if s.student_id not in recorded]

@@ -80,13 +80,11 @@ class GradebookWriter:
     def _write(self, result: GradingResult) -> None:
         student = self._db.get(Student, result.student_id)
         if student is None:
-            student = Student(id=result.student_id)
-            self._db.add(student)
+            student = self._new(Student(id=result.student_id))
         submission = self._db.query(SubmittedAssignment).filter_by(
             assignment_id=self._assignment.id, student_id=student.id).one_or_none()
         if submission is None:
-            submission = SubmittedAssignment(assignment=self._assignment, student=student)
-            self._db.add(submission)
+            submission = self._new(SubmittedAssignment(assignment=self._assignment, student=student))
         submission.timestamp = (None if result.timestamp is None
                                 else utils.parse_utc(result.timestamp))
         by_name = {notebook.name: notebook for notebook in result.notebooks}
@@ -95,17 +93,22 @@ class GradebookWriter:
             recorded = by_name.get(notebook.name)
             target = existing.get(notebook.id)
             if target is None:
-                target = SubmittedNotebook(notebook=notebook, assignment=submission)
+                target = self._new(SubmittedNotebook(notebook=notebook, assignment=submission))
             target.flagged = result.status == ERROR
             target.late_submission_penalty = None if recorded is None else recorded.late_penalty
             grades = {grade.cell_id: grade for grade in target.grades}
             comments = {comment.cell_id: comment for comment in target.comments}
             for cell in [*notebook.grade_cells, *notebook.task_cells]:
-                grade = grades.get(cell.id) or Grade(cell_id=cell.id, notebook=target)
+                grade = grades.get(cell.id) or self._new(Grade(cell_id=cell.id, notebook=target))
                 auto_score, needs_manual = (None, True) if recorded is None else \
                     recorded.grades.get(cell.name, (None, True))
                 grade.auto_score = auto_score
                 grade.needs_manual_grade = needs_manual or grade.manual_score is not None
             for cell in [*notebook.solution_cells, *notebook.task_cells]:
-                comment = comments.get(cell.id) or Comment(cell_id=cell.id, notebook=target)
+                comment = comments.get(cell.id) or self._new(Comment(cell_id=cell.id, notebook=target))
                 comment.auto_comment = None if recorded is None else recorded.comments.get(cell.name)
+
+    def _new(self, row):
+        """Add a new row to the session (SQLAlchemy 2 no longer cascades through backrefs)."""
+        self._db.add(row)
+        return row

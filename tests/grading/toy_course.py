@@ -78,3 +78,52 @@ def write_course(root: Path) -> Path:
     nbformat.write(source_notebook(), source / f"{NOTEBOOK}.ipynb")
     (source / "data.txt").write_text("1 2 3 4\n")
     return root
+
+
+#: answers keyed by solution cell ``grade_id``; a missing key leaves nbgrader's stub
+CORRECT = {
+    "squares": "def squares(n):\n    return [i * i for i in range(n)]",
+    "mean": "def mean(xs):\n    return sum(xs) / len(xs)",
+    "explain": "One multiplication per element.",
+}
+#: passes the visible squares test, fails the hidden one
+PARTIAL = {**CORRECT, "squares": "def squares(n):\n    return [0, 1, 4][:n]"}
+#: nothing answered
+BLANK: dict[str, str] = {}
+#: not a notebook at all
+CORRUPT = b'{"cells": ['
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def submission(answers: dict[str, str], *, slow_seconds: float = 0) -> bytes:
+    """A student's ``toy.ipynb``: the student version with ``answers`` filled in.
+
+    ``slow_seconds`` makes the first answer sleep, so a run lasts long enough to
+    be interrupted.
+    """
+    nb = source_notebook()
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = answers.get(meta["grade_id"], STUB if cell.cell_type == "code"
+                                      else "YOUR ANSWER HERE")
+        elif meta.get("grade"):
+            lines = cell.source.split("\n")
+            cell.source = "\n".join(lines[: lines.index("### BEGIN HIDDEN TESTS")]
+                                    if "### BEGIN HIDDEN TESTS" in lines else lines)
+    if slow_seconds:
+        first = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+        first.source = f"import time\ntime.sleep({slow_seconds})\n" + first.source
+    return nbformat.writes(nb).encode()
+
+
+def write_submitted_tree(root: Path, students: dict[str, bytes],
+                         timestamps: dict[str, str] | None = None) -> Path:
+    """Write ``submitted/<student>/toy/toy.ipynb`` (and ``timestamp.txt``) under ``root``."""
+    for student, content in students.items():
+        folder = root / student / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{NOTEBOOK}.ipynb").write_bytes(content)
+        if timestamps and student in timestamps:
+            (folder / "timestamp.txt").write_text(timestamps[student])
+    return root

@@ -1,0 +1,223 @@
+"""``rnn-course``: a class graded in parallel with real nbgrader and a real Dask LocalCluster.
+
+Everything runs for real on the tiny course in ``tests/grading/toy_course.py``:
+the CLI as a subprocess (2 worker processes), plain ``nbgrader`` as the
+reference, SQLite gradebooks read back through nbgrader's ``Gradebook`` API.
+One graded class (:func:`graded`) is shared by the tests that only read it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from course_lib.grading import late
+from tests.grading import toy_course as toy
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+BIN = Path(sys.executable).parent
+DUE = "2026-01-10 12:00:00"
+ON_TIME = "2026-01-09 10:00:00"
+#: 2 days 6 hours late: 3 started days at 10 % a day
+ERIN_LATE = "2026-01-12 18:00:00"
+LATE_POLICY = {"percent_per_day": 10.0, "max_percent": 50.0}
+CLASS = {
+    "alice": toy.submission(toy.CORRECT),
+    "bob": toy.submission(toy.PARTIAL),
+    "carol": toy.submission(toy.BLANK),
+    "dave": toy.CORRUPT,
+    "erin": toy.submission(toy.CORRECT),
+    "frank": toy.submission(toy.PARTIAL),
+}
+TIMESTAMPS = {student: ERIN_LATE if student == "erin" else ON_TIME for student in CLASS}
+
+
+def rnn_course(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "rnn-course"), *args, "--course-dir", str(course)],
+                          capture_output=True, text=True, timeout=240)
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "nbgrader"), *args], cwd=course,
+                          capture_output=True, text=True, timeout=240)
+
+
+def recorded_scores(course: Path) -> dict[tuple[str, str], tuple]:
+    """(student, cell or 'late penalty') -> what the gradebook holds, via nbgrader's API."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.find_assignment(toy.ASSIGNMENT).submissions:
+            for notebook in submission.notebooks:
+                scores[submission.student_id, "late penalty"] = (notebook.late_submission_penalty,)
+                for grade in notebook.grades:
+                    scores[submission.student_id, grade.name] = (
+                        grade.auto_score, grade.score, grade.needs_manual_grade)
+    return scores
+
+
+def recorded_students(course: Path) -> set[str]:
+    """Students with a submission row, read with plain sqlite3 (works while the CLI writes)."""
+    database = course / "gradebook.db"
+    if not database.exists():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+            return {row[0] for row in connection.execute("SELECT student_id FROM submitted_assignment")}
+    except sqlite3.OperationalError:  # tables not created yet, or locked for a moment
+        return set()
+
+
+def summary(course: Path) -> dict:
+    return json.loads((course / "grading" / toy.ASSIGNMENT / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Path:
+    """The class graded by ``rnn-course grade --workers 2``, with a due date and a late policy."""
+    root = tmp_path_factory.mktemp("parallel")
+    course = toy.write_course(root / "course")
+    export = toy.write_submitted_tree(root / "submitted", CLASS, TIMESTAMPS)
+    run = rnn_course(course, "grade", toy.ASSIGNMENT, str(export), "--workers", "2",
+                     "--duedate", DUE, "--late-per-day", str(LATE_POLICY["percent_per_day"]),
+                     "--late-cap", str(LATE_POLICY["max_percent"]))
+    assert run.returncode == 0, run.stdout + run.stderr
+    return course
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory) -> Path:
+    """The same class graded by plain, sequential ``nbgrader autograde`` with the same config."""
+    course = toy.write_course(tmp_path_factory.mktemp("sequential") / "course")
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("\n".join(late.config_lines(**LATE_POLICY)) + "\n")
+    toy.write_submitted_tree(course / "submitted", CLASS, TIMESTAMPS)
+    for step in (["db", "assignment", "add", toy.ASSIGNMENT, f"--duedate={DUE}"],
+                 ["generate_assignment", toy.ASSIGNMENT], ["autograde", toy.ASSIGNMENT]):
+        nbgrader(course, *step)  # autograde exits 1 for dave's corrupt notebook: expected
+    return course
+
+
+def test_class_graded_in_parallel_equals_sequential_nbgrader(graded, sequential):
+    parallel, reference = recorded_scores(graded), recorded_scores(sequential)
+    assert {student for student, _ in reference} == set(CLASS)
+    assert parallel == reference
+
+
+def test_broken_submission_gets_a_score_and_a_message_while_the_rest_is_graded(graded):
+    result = summary(graded)
+    assert "JSON" in result["errors"]["dave"]
+    assert sorted(result["graded"]) == sorted(CLASS)
+    dave = [values[1] for (student, cell), values in recorded_scores(graded).items()
+            if student == "dave" and cell != "late penalty"]
+    assert len(dave) == 4 and sum(dave) == 0
+    page = (graded / "feedback" / "dave" / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.html").read_text()
+    assert "could not be graded" in page and "JSON" in page
+
+
+def test_late_policy_takes_its_percentage_per_started_day(graded):
+    scores = recorded_scores(graded)
+    raw = sum(values[1] for (student, cell), values in scores.items()
+              if student == "erin" and cell != "late penalty")
+    assert scores["erin", "late penalty"] == (pytest.approx(raw * 0.30),)
+    assert scores["alice", "late penalty"] == (None,)
+
+
+def test_feedback_hides_hidden_test_source_but_shows_name_points_and_message(graded):
+    page = (graded / "feedback" / "bob" / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.html").read_text()
+    assert toy.HIDDEN_SOURCE.replace('"', "&quot;") not in page and "squares(5) ==" not in page
+    assert toy.HIDDEN_MESSAGE in page
+    assert "test_squares_hidden" in page and "Score: 0.0 / 3.0" in page
+
+
+def test_feedback_shows_hidden_tests_when_asked(graded, tmp_path):
+    course = shutil.copytree(graded, tmp_path / "course")
+    run = rnn_course(course, "feedback", toy.ASSIGNMENT, "--student", "bob", "--show-hidden-tests")
+    assert run.returncode == 0, run.stdout + run.stderr
+    page = (course / "feedback" / "bob" / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.html").read_text()
+    assert "squares(5)" in page and "BEGIN HIDDEN TESTS" in page
+
+
+def test_export_writes_grades_breakdown_and_histogram(graded):
+    out = graded / "grading" / toy.ASSIGNMENT
+    with (out / "breakdown.csv").open() as handle:
+        breakdown = list(csv.DictReader(handle))
+    with (out / "grades.csv").open() as handle:
+        grades = list(csv.DictReader(handle))
+    assert sorted(row["student_id"] for row in breakdown) == sorted(CLASS)
+    assert sorted(row["student_id"] for row in grades) == sorted(CLASS)
+    bob = next(row for row in breakdown if row["student_id"] == "bob")
+    assert (bob["test_squares"], bob["test_squares_hidden"], bob["test_mean"]) == ("2.0", "0.0", "1.0")
+    assert (out / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_interrupted_run_resumes_without_grading_anyone_twice(tmp_path):
+    course = toy.write_course(tmp_path / "course")
+    students = [f"student{i}" for i in range(6)]
+    export = tmp_path / "lms_export.zip"
+    with zipfile.ZipFile(export, "w") as archive:  # <student>_<anything>_<notebook>.ipynb
+        for number, student in enumerate(students):
+            archive.writestr(f"{student}_{1000 + number}_attempt_{toy.NOTEBOOK}.ipynb",
+                             toy.submission(toy.CORRECT, slow_seconds=1.5))
+    command = [str(BIN / "rnn-course"), "grade", toy.ASSIGNMENT, str(export), "--workers", "2",
+               "--course-dir", str(course)]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not recorded_students(course) and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(first.pid, signal.SIGKILL)  # the CLI, its workers and their kernels
+    finally:
+        first.wait()
+    before = recorded_students(course)
+    assert before and before != set(students), "the run must be killed part-way"
+    complete = {(student, cell) for (student, cell), (auto, *_) in recorded_scores(course).items()
+                if cell.startswith("test_") and auto is not None}
+    assert complete == {(s, c) for s in before for c in ("test_squares", "test_squares_hidden", "test_mean")}
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, second.stdout + second.stderr
+    result = summary(course)
+    assert set(result["skipped"]) == before
+    assert set(result["graded"]) == set(students) - before
+    assert recorded_students(course) == set(students)
+    backup = Path(result["backup"])
+    assert backup.exists() and recorded_students_in(backup) == before
+
+
+def recorded_students_in(database: Path) -> set[str]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        return {row[0] for row in connection.execute("SELECT student_id FROM submitted_assignment")}
+
+
+def test_release_writes_the_student_version_without_secrets(tmp_path):
+    course = toy.write_course(tmp_path / "course")
+    run = rnn_course(course, "release")
+    assert run.returncode == 0, run.stdout + run.stderr
+    released = (course / "assignments" / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.ipynb").read_text()
+    assert "squares(5)" not in released and "i * i for i" not in released
+    assert "squares(3)" in released  # the visible test stays
+
+
+def test_release_refuses_solution_text_outside_notebooks(tmp_path):
+    course = toy.write_course(tmp_path / "course")
+    (course / "solutions" / toy.ASSIGNMENT / "helper.py").write_text(
+        "def squares(n):\n    return [i * i for i in range(n)]\n")
+    run = rnn_course(course, "release")
+    assert run.returncode == 1
+    assert "helper.py" in run.stderr and "solution or hidden-test text" in run.stderr
+    assert not (course / "assignments" / toy.ASSIGNMENT).exists()
