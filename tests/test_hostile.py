@@ -194,11 +194,12 @@ def test_cli_grades_the_corpus_zip(course, tmp_path):
 def test_cli_warns_once_without_bubblewrap(course, tmp_path):
     """Bubblewrap forced off: the run still grades and prints the missing protection once."""
     root, _release, _cases = course
-    folder = tmp_path / "export"
-    folder.mkdir()
+    submitted = tmp_path / "submitted"
     for student in ("honest", "honesttwo"):
-        name = f"{student}_attempt_{NAME}.ipynb"
-        (folder / name).write_bytes((root / "corpus" / name).read_bytes())
-    result = _cli(_cli_course(tmp_path), folder, {"RNN_COURSE_SANDBOX": "off"})
+        folder = submitted / student / NAME
+        folder.mkdir(parents=True)
+        (folder / f"{NAME}.ipynb").write_bytes(
+            (root / "corpus" / f"{student}_attempt_{NAME}.ipynb").read_bytes())
+    result = _cli(_cli_course(tmp_path), submitted, {"RNN_COURSE_SANDBOX": "off"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (result.stdout + result.stderr).count("grading WITHOUT a sandbox") == 1
