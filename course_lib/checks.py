@@ -192,6 +192,12 @@ def check_from_scratch(
     if not _isinstance(fn, (types.FunctionType, types.MethodType, type)):
         raise AssertionError(f"{name}: expected a function defined in the notebook, got {_type(fn).__name__}")
     if _isinstance(fn, type):
+        for base in fn.__mro__[1:]:
+            if _is_banned(base, banned_modules, banned_objects):
+                raise AssertionError(
+                    f"{name}: builds on `{base.__module__}.{base.__qualname__}`, a ready-made "
+                    "implementation; write the class yourself (subclass torch.nn.Module)"
+                )
         functions = [v for v in vars(fn).values() if _isinstance(v, types.FunctionType)]
     else:
         functions = [_getattr(fn, "__func__", fn)]

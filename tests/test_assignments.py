@@ -347,3 +347,6 @@ def test_check_from_scratch_spots_ready_made_functions():
     assert "ready-made" in _message(check_from_scratch, namespace["rnn_forward"], "rnn_forward")
     exec("def helper(i):\n    return i + 1\ndef mine(i):\n    return helper(i)", namespace)
     check_from_scratch(namespace["mine"], "mine", banned_attributes=("one_hot",))
+    library_base = type("SequenceClassifier", (), {"__module__": "course_lib.models"})
+    subclass = type("NameClassifier", (library_base,), {"__module__": "__main__"})
+    assert "builds on `course_lib.models.SequenceClassifier`" in _message(check_from_scratch, subclass, "NameClassifier")
