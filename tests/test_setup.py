@@ -65,10 +65,19 @@ def test_readme_quick_start_shows_the_two_commands():
     assert "make book" in quick_start and "make test" in quick_start
 
 
-def test_gitignore_keeps_grading_data_and_builds_out_of_git():
-    ignored = (REPO / ".gitignore").read_text().splitlines()
-    for entry in [".venv/", "_build/", "gradebook.db", "submitted/", "autograded/", "feedback/"]:
-        assert entry in ignored, f".gitignore lacks {entry}"
+@pytest.mark.parametrize(
+    "path",
+    [".venv/bin/python", "_build/html/index.html", "gradebook.db", "submitted/s1/a1/a1.ipynb",
+     "autograded/s1/a1/a1.ipynb", "feedback/s1/a1/a1.html"],
+)
+def test_gitignore_keeps_grading_data_and_builds_out_of_git(path):
+    result = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
+    assert result.returncode == 0, f"git would track {path}"
+
+
+def test_gitignore_leaves_test_fixtures_named_like_grading_folders_alone():
+    result = subprocess.run(["git", "check-ignore", "-q", "tests/grading/submitted/x.ipynb"], cwd=REPO)
+    assert result.returncode == 1
 
 
 @pytest.fixture
