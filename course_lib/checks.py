@@ -30,6 +30,7 @@ _tuple = builtins.tuple
 _float = builtins.float
 _getattr = builtins.getattr
 _Tensor = torch.Tensor
+_Parameter = torch.nn.Parameter
 _as_subclass = torch.Tensor.as_subclass
 _detach = torch.Tensor.detach
 _clone = torch.Tensor.clone
@@ -102,11 +103,20 @@ def _shape(value) -> tuple:
 
 
 def check_shape(actual, expected, name: str = "tensor") -> None:
-    """Fail with "name: expected shape (…), got (…)" unless ``actual.shape == expected``."""
+    """Fail with "name: expected shape (…), got (…)" unless ``actual.shape == expected``.
+
+    Only a plain ``torch.Tensor`` (or ``nn.Parameter``) passes: a subclass could override
+    ``tolist``, ``__eq__`` or ``dtype`` and answer whatever a later assertion asks.
+    """
     if not _isinstance(actual, _Tensor):
         raise AssertionError(
             f"{name}: expected a torch.Tensor of shape {_tuple(expected)}, got {_type(actual).__name__}"
             + (" (did you forget a `return`?)" if actual is None else "")
+        )
+    if _type(actual) is not _Tensor and _type(actual) is not _Parameter:
+        raise AssertionError(
+            f"{name}: expected a plain torch.Tensor, got the subclass {_type(actual).__name__}"
+            " (return the tensor itself, not a wrapper around it)"
         )
     got, want = _shape(actual), _tuple(expected)
     if got == want:
