@@ -82,14 +82,16 @@ class PostgresServer:
         return subprocess.run([str(self.bin_dir / args[0]), *args[1:]], cwd=self.root, env=env,
                               capture_output=True, text=True, check=check, timeout=timeout, **kwargs)
 
-    def start(self, attempts: int = 5) -> "PostgresServer":
+    def start(self, attempts: int = 5, durable: bool = False) -> "PostgresServer":
+        """initdb and start; ``durable``: keep fsync on (to time commits as in production)."""
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         for _ in range(attempts):
             port = free_port()
-            # sockets only on loopback TCP and in our own dir; fsync off: a test server
-            options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {self.root} "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            # sockets only on loopback TCP and in our own dir; a test server need not survive a crash
+            options = f"-p {port} -c listen_addresses=127.0.0.1 -k {self.root}"
+            if not durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
                              "-w", "-t", "60", "start", check=False)
             if done.returncode == 0:
