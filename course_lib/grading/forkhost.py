@@ -4,8 +4,9 @@ Run as ``python -m course_lib.grading.forkhost`` by ``runner.py``, which talks
 to it over stdin/stdout, one JSON line each way:
 
 - request: ``{"target": "module:function", "args": [...], "cwd": ..., "log": ..., "env": {...}}``
-- replies: ``{"pid": <child pid>}`` at once, then ``{"exit": <code>}`` when the child ends
-  (a negative code is the signal that killed it).
+- replies: ``{"pid": <child pid>}`` at once, then ``{"exit": <code>, "cpu": <seconds>}``
+  when the child ends (a negative code is the signal that killed it; ``cpu`` is the
+  user + system time of the child and everything it waited for, its kernel included).
 
 The child works in ``cwd`` with ``env`` added to the environment, its stdout and
 stderr appended to ``log``, and calls the target: returning gives exit code 0,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import resource
 import sys
 import traceback
 
@@ -43,8 +45,14 @@ def main() -> None:
             replies.close()
             os._exit(_child(request))
         _send(replies, {"pid": pid})
+        before = _children_cpu()
         _, status = os.waitpid(pid, 0)
-        _send(replies, {"exit": os.waitstatus_to_exitcode(status)})
+        _send(replies, {"exit": os.waitstatus_to_exitcode(status), "cpu": _children_cpu() - before})
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _send(replies, message: dict) -> None:

@@ -50,6 +50,8 @@ class Summary:
     backup: str | None = None
     interrupted: bool = False
     wall_seconds: float = 0.0
+    #: wall seconds per step; ``tasks`` and ``tasks cpu`` sum the tasks' wall and CPU seconds
+    phases: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The end-of-run report, one line per fact."""
@@ -93,7 +95,9 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
     summary = Summary(assignment=assignment_id)
     limits = options.limits or Limits(cell_timeout=course.cell_timeout or Limits.cell_timeout)
     run_dir = course.grading / assignment_id
+    clock = _Clock(summary.phases)
     with _dask_client(options) as client:
+        clock.lap("start cluster")
         client.run(start_warm_up, wait=False)  # workers import nbgrader while we prepare
         summary.backup = None if (path := backup(course)) is None else str(path)
         register_assignment(course, assignment_id, options.duedate)
@@ -110,12 +114,16 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
                                      if s.student_id in recorded)
             bundle = make_bundle(course, assignment_id, limits=limits, config_lines=[
                 *feedback_config_lines(options.show_hidden_tests), *options.late_lines])
+            clock.lap("prepare")
             try:
                 _run(client, bundle, pending, writer, course, run_dir, summary, options.progress)
             except KeyboardInterrupt:
                 summary.interrupted = True
+            clock.lap("grade")
+    clock.lap("stop cluster")
     if not summary.interrupted:
         export(course, assignment_id, run_dir)
+        clock.lap("export")
     summary.wall_seconds = time.perf_counter() - started
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
@@ -144,6 +152,8 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
                 summary.lost[student] = f"{type(error).__name__}: {error}"
             else:
                 summary.graded.append(student)
+                for name, seconds in (("tasks", result.seconds), ("tasks cpu", result.cpu_seconds)):
+                    summary.phases[name] = round(summary.phases.get(name, 0.0) + seconds, 3)
                 if result.status == ERROR:
                     summary.errors[student] = result.message
             bar.update(1)
@@ -185,6 +195,19 @@ def _write(path: Path, content: bytes) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(content)
     os.replace(partial, path)
+
+
+class _Clock:
+    """Adds the wall time since the previous lap to ``phases[name]``."""
+
+    def __init__(self, phases: dict[str, float]) -> None:
+        self._phases = phases
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self._phases[name] = round(self._phases.get(name, 0.0) + now - self._last, 3)
+        self._last = now
 
 
 @contextmanager

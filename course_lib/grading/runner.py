@@ -21,11 +21,20 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 _CHILD_MODULE = "course_lib.grading.nbgrader_child"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a child ended: its exit code and the CPU seconds it (and its kernel) used."""
+
+    code: int
+    cpu_seconds: float
 
 
 class ChildTimeout(Exception):
@@ -51,12 +60,13 @@ class _ForkHost:
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def call(self, request: dict, timeout: float | None) -> int:
+    def call(self, request: dict, timeout: float | None) -> Finished:
         self._process.stdin.write((json.dumps(request) + "\n").encode())
         self._process.stdin.flush()
         pid = self._read(None)["pid"]
         try:
-            return self._read(timeout)["exit"]
+            reply = self._read(timeout)
+            return Finished(reply["exit"], reply["cpu"])
         except TimeoutError:
             _kill_tree(pid)
             self._read(None)  # the host reaps the child and reports it
@@ -90,8 +100,8 @@ def _get_host() -> _ForkHost:
 
 
 def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
-         env: Mapping[str, str] | None = None, timeout: float | None = None) -> int:
-    """Run ``target`` (``"module:function"``) with string ``args`` in a forked child; return its exit code.
+         env: Mapping[str, str] | None = None, timeout: float | None = None) -> Finished:
+    """Run ``target`` (``"module:function"``) with string ``args`` in a forked child; say how it ended.
 
     The child works in ``cwd``, with ``env`` added to the host's environment, and
     its stdout and stderr appended to ``log_path``. Returning gives exit code 0,
@@ -110,8 +120,8 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
 
 
 def run_nbgrader(argv: Sequence[str], *, cwd: Path, log_path: Path | None = None,
-                 env: Mapping[str, str] | None = None, timeout: float | None = None) -> int:
-    """Run ``nbgrader <argv>`` in ``cwd`` (see :func:`call`); return its exit code."""
+                 env: Mapping[str, str] | None = None, timeout: float | None = None) -> Finished:
+    """Run ``nbgrader <argv>`` in ``cwd`` (see :func:`call`)."""
     return call(f"{_CHILD_MODULE}:nbgrader_main", *argv, cwd=cwd, log_path=log_path,
                 env=env, timeout=timeout)
 

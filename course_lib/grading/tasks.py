@@ -108,6 +108,8 @@ class GradingResult:
     notebooks: tuple[NotebookResult, ...]
     log: str
     seconds: float
+    #: CPU seconds of the nbgrader children and their kernels (not the worker's own)
+    cpu_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.status not in (GRADED, ERROR):

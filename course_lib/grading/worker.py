@@ -60,26 +60,32 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         assignment, student = bundle.assignment_id, submission.student_id
         deadline = bundle.limits.notebook_timeout
 
-        message = ""
+        message, cpu = "", 0.0
         try:
-            code = runner.run_nbgrader(["autograde", assignment, "--student", student],
-                                       cwd=scratch, log_path=log, env=env, timeout=deadline)
+            autograde = runner.run_nbgrader(["autograde", assignment, "--student", student],
+                                            cwd=scratch, log_path=log, env=env, timeout=deadline)
         except runner.ChildTimeout:
-            code, message = None, f"timed out: grading took longer than {deadline} s and was stopped"
-        if code not in (0, None):
-            message = "nbgrader could not grade this submission: " + _failure_message(log)
-        if code == 0:
-            code = runner.run_nbgrader(["generate_feedback", assignment, "--student", student],
-                                       cwd=scratch, log_path=log, env=env, timeout=deadline)
-            if code != 0:
+            autograde = None
+            message = f"timed out: grading took longer than {deadline} s and was stopped"
+        else:
+            cpu += autograde.cpu_seconds
+            if autograde.code != 0:
+                message = "nbgrader could not grade this submission: " + _failure_message(log)
+        if autograde is not None and autograde.code == 0:
+            feedback = runner.run_nbgrader(["generate_feedback", assignment, "--student", student],
+                                           cwd=scratch, log_path=log, env=env, timeout=deadline)
+            cpu += feedback.cpu_seconds
+            if feedback.code != 0:
                 message = "nbgrader could not render feedback: " + _failure_message(log)
 
         report_path = scratch / "report.json"
-        if runner.call(f"{_CHILD}:write_report", f"sqlite:///{scratch / 'gradebook.db'}",
-                       assignment, student, str(report_path), cwd=scratch, log_path=log,
-                       timeout=_REPORT_TIMEOUT) != 0:
+        report = runner.call(f"{_CHILD}:write_report", f"sqlite:///{scratch / 'gradebook.db'}",
+                             assignment, student, str(report_path), cwd=scratch, log_path=log,
+                             timeout=_REPORT_TIMEOUT)
+        if report.code != 0:
             raise RuntimeError(f"could not read the scratch gradebook back:\n{_tail(log)}")
-        report = json.loads(report_path.read_text()) or {"timestamp": None, "notebooks": {}}
+        cpu += report.cpu_seconds
+        recorded = json.loads(report_path.read_text()) or {"timestamp": None, "notebooks": {}}
 
         status = ERROR if message else GRADED
         missing = [name for name in bundle.notebooks if f"{name}.ipynb" not in submission.files]
@@ -87,12 +93,13 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
             message = "not submitted, scored 0: " + ", ".join(f"{name}.ipynb" for name in missing)
         notebooks = tuple(
             _notebook_result(scratch, assignment, student, name,
-                             report["notebooks"].get(name), status, message)
+                             recorded["notebooks"].get(name), status, message)
             for name in bundle.notebooks
         )
         return GradingResult(student_id=student, status=status, message=message,
-                             timestamp=report["timestamp"], notebooks=notebooks,
-                             log=_tail(log), seconds=time.perf_counter() - started)
+                             timestamp=recorded["timestamp"], notebooks=notebooks,
+                             log=_tail(log), seconds=time.perf_counter() - started,
+                             cpu_seconds=cpu)
 
 
 def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission) -> dict[str, str]:
