@@ -77,7 +77,8 @@ def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
         notebooks=notebooks,
         template_gradebook=template_bytes,
         files=files,
-        config="\n".join([course.config_text, "", "# rnn-course grade", *config_lines]),
+        config="\n".join([course.config_text, "", "# rnn-course grade",
+                           f"c.CourseDirectory.course_id = {course.course_id!r}", *config_lines]),
         limits=limits,
     )
 

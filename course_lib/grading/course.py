@@ -15,6 +15,8 @@ from pathlib import Path
 from traitlets.config import Config, PyFileConfigLoader
 
 CONFIG_FILE = "nbgrader_config.py"
+#: nbgrader's Gradebook default
+DEFAULT_COURSE_ID = "default_course"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class Course:
             raise FileNotFoundError(f"no {CONFIG_FILE} in {root}: is this an nbgrader course root?")
         config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
         config.CourseDirectory.root = str(root)
+        # nbgrader's steps use CourseDirectory.course_id, "" by default, and then record
+        # assignments under a course row never created: SQLite lets that pass, PostgreSQL's
+        # foreign key does not. One id for every step.
+        if not config.CourseDirectory.get("course_id"):
+            config.CourseDirectory.course_id = DEFAULT_COURSE_ID
         url = db_url or config.CourseDirectory.get("db_url") or "sqlite:///gradebook.db"
         url = _absolute_sqlite_url(url, root)
         config.CourseDirectory.db_url = url
@@ -70,7 +77,7 @@ class Course:
 
     @property
     def course_id(self) -> str:
-        return self.config.CourseDirectory.get("course_id", "default_course")
+        return self.config.CourseDirectory.course_id
 
     @property
     def cell_timeout(self) -> int | None:
