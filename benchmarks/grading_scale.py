@@ -125,7 +125,7 @@ def write_overhead(course_dir: Path, db_url: str | None, results, n: int) -> tup
 
     course = Course.load(course_dir, db_url=db_url)
     # nbgrader's steps use CourseDirectory.course_id ("" unless set), which PostgreSQL's foreign
-    # key refuses; harmless once Course.load sets it (tests/scale/NOTES.md, fix 1)
+    # key refuses; harmless once Course.load sets it
     course.config.CourseDirectory.course_id = course.course_id
     register_assignment(course, classroom.ASSIGNMENT)
     many = [dataclasses.replace(results[i % len(results)], student_id=f"r{i:05d}") for i in range(n)]

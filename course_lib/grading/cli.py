@@ -17,6 +17,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from . import sandbox
 from .sandbox import Limits
 
 #: exit codes
@@ -55,6 +56,9 @@ def _grade(course, args) -> int:
         raise ValueError("give both --late-per-day and --late-cap, or neither")
     limits = Limits(cell_timeout=args.cell_timeout or course.cell_timeout or Limits.cell_timeout,
                     notebook_timeout=args.notebook_timeout)
+    warning = sandbox.isolation_warning(limits)
+    if warning:
+        print(warning, file=sys.stderr)
     options = Options(
         workers=args.workers, scheduler=args.scheduler, force=args.force, pattern=args.pattern,
         limits=limits, show_hidden_tests=args.show_hidden_tests, duedate=args.duedate,

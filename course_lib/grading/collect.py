@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from .tasks import Submission, check_student_id
 #: ``file_id`` (and may capture ``timestamp``, as nbgrader's collector allows).
 DEFAULT_PATTERN = r"^(?P<student_id>[^_]+)_(?:.*_)?(?P<file_id>{notebooks})\.ipynb$"
 _SKIP = {".ipynb_checkpoints", "__pycache__"}
+_STUDENT_PREFIX = re.compile(r"^(?P<student_id>[A-Za-z0-9][A-Za-z0-9.@-]*)_")
 
 
 class CollectError(RuntimeError):
@@ -70,8 +72,13 @@ def collect(course: Course, assignment_id: str, source: Path,
         raise CollectError(f"no such file or folder: {source}")
     if source.is_dir() and any(source.glob(f"*/{assignment_id}")):
         return Collected(read_tree(source, assignment_id), [])
-    students, skipped, log = zip_collect(course, assignment_id, source, pattern)
-    return Collected(read_tree(course.submitted, assignment_id, students), skipped, log)
+    students, skipped, strays, log = zip_collect(course, assignment_id, source, pattern)
+    submissions = read_tree(course.submitted, assignment_id, students)
+    # a student whose files all missed the pattern (a wrong notebook name, only a .txt) still
+    # gets a result: a submission holding what they sent, which scores 0 as "not submitted"
+    submissions += [Submission(check_student_id(student), files)
+                    for student, files in sorted(strays.items()) if student not in students]
+    return Collected(sorted(submissions, key=lambda s: s.student_id), skipped, log)
 
 
 def read_tree(tree: Path, assignment_id: str, students: set[str] | None = None) -> list[Submission]:
@@ -92,12 +99,13 @@ def read_tree(tree: Path, assignment_id: str, students: set[str] | None = None) 
 
 
 def zip_collect(course: Course, assignment_id: str, export: Path,
-                pattern: str) -> tuple[set[str], list[str], str]:
+                pattern: str) -> tuple[set[str], list[str], dict[str, dict[str, bytes]], str]:
     """Collect an LMS export into the course's ``submitted/`` with nbgrader's zip_collect.
 
     Returns the students collected, the files skipped because the pattern did
-    not match them, and nbgrader's log. A student's earlier ``submitted/`` files
-    are replaced.
+    not match them, those skipped files by the student id their name starts with
+    (``<student>_...``), and nbgrader's log. A student's earlier ``submitted/``
+    files are replaced.
     """
     regexp = pattern.replace("{notebooks}", "|".join(
         re.escape(name) for name in course.notebooks(assignment_id)))
@@ -115,6 +123,7 @@ def zip_collect(course: Course, assignment_id: str, export: Path,
         else:
             archive.mkdir(parents=True)
             shutil.copy(export, archive / export.name)
+        unsafe = [name for path in sorted(archive.rglob("*.zip")) for name in _drop_unsafe_members(path)]
         config = copy.deepcopy(course.config)
         # nbgrader joins this onto the course root: an absolute path keeps the export outside it
         config.ZipCollectApp.collect_directory_structure = os.path.join(
@@ -133,10 +142,40 @@ def zip_collect(course: Course, assignment_id: str, export: Path,
         files = sorted(p for p in extracted.rglob("*") if p.is_file()) if extracted.exists() else []
         matches = {path: compiled.match(path.name) for path in files
                    if path.suffix in app.collector_plugin_inst.valid_ext}
+        strays: dict[str, dict[str, bytes]] = {}
+        for path in files:
+            owner = None if matches.get(path) else _STUDENT_PREFIX.match(path.name)
+            if owner:
+                strays.setdefault(owner["student_id"], {})[path.name] = path.read_bytes()
     if not result["success"]:
         raise CollectError("nbgrader zip_collect failed:\n" + "\n".join(
             part for part in (result.get("log"), result.get("error")) if part))
     students = {match["student_id"] for match in matches.values() if match}
     skipped = [path.name for path, match in matches.items() if not match]
     skipped += [path.name for path in files if path not in matches]
-    return students, sorted(skipped), result.get("log", "")
+    skipped += [f"{name} (unsafe path in the zip, not extracted)" for name in unsafe]
+    return students, sorted(skipped), strays, result.get("log", "")
+
+
+def _drop_unsafe_members(archive: Path) -> list[str]:
+    """Rewrite ``archive`` without members that would land outside the extraction folder.
+
+    A zip entry named ``../x`` or ``/etc/x`` ("zip slip") makes nbgrader's extractor refuse the
+    whole archive; dropping just those entries lets the rest of the class be collected.
+    """
+    try:
+        with zipfile.ZipFile(archive) as original:
+            members = original.infolist()
+            unsafe = [m.filename for m in members
+                      if m.filename.startswith(("/", "\\")) or ".." in Path(m.filename.replace("\\", "/")).parts]
+            if not unsafe:
+                return []
+            cleaned = archive.with_suffix(".cleaned")
+            with zipfile.ZipFile(cleaned, "w", zipfile.ZIP_DEFLATED) as safe:
+                for member in members:
+                    if member.filename not in unsafe:
+                        safe.writestr(member, original.read(member))
+    except zipfile.BadZipFile as error:
+        raise CollectError(f"{archive.name} is not a readable zip file: {error}") from None
+    cleaned.replace(archive)
+    return unsafe

@@ -28,7 +28,7 @@ the module name ``_rnn_course_guard``. It snapshots, at start-up, what tests rel
 IPython's traceback display and event hooks — and the grader calls ``before_test()``
 silently before every test cell to put them back, and ``after_test(n)`` after it to take
 the test's source out of ``In``/``_i``/linecache. This is defence in depth inside one
-process, not a proof: see ``SANDBOX_NOTES.md`` for what it does not stop.
+process, not a proof: see the instructor guide's "Hostile submissions" for what it does not stop.
 
 Only the standard library is imported at module level: this file runs before the
 kernel's own imports and inside a sandbox that sees little.

@@ -17,7 +17,7 @@ scratch course's ``nbgrader_config.py``. What the sandbox did for a student is r
 with ``read_messages(scratch)``. ``isolation_warning()`` says, for the CLI to print once
 per run, what protection is missing on this machine.
 
-Costs and the table of hostile cases: ``SANDBOX_NOTES.md``.
+Costs and the table of hostile cases: the instructor guide, "Hostile submissions".
 """
 
 from __future__ import annotations

@@ -60,6 +60,8 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         assignment, student = bundle.assignment_id, submission.student_id
         deadline = bundle.limits.notebook_timeout
 
+        unreadable = [f"{relative}: {why}" for relative, data in submission.files.items()
+                      if relative.endswith(".ipynb") and (why := sandbox.describe_unreadable(data))]
         message, cpu = "", 0.0
         try:
             autograde = runner.run_nbgrader(["autograde", assignment, "--student", student],
@@ -70,7 +72,8 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         else:
             cpu += autograde.cpu_seconds
             if autograde.code != 0:
-                message = "nbgrader could not grade this submission: " + _failure_message(log)
+                message = "nbgrader could not grade this submission: " + (
+                    "; ".join(unreadable) or _failure_message(log))
         if autograde is not None and autograde.code == 0:
             feedback = runner.run_nbgrader(["generate_feedback", assignment, "--student", student],
                                            cwd=scratch, log_path=log, env=env, timeout=deadline)
@@ -91,6 +94,12 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         missing = [name for name in bundle.notebooks if f"{name}.ipynb" not in submission.files]
         if missing and not message:
             message = "not submitted, scored 0: " + ", ".join(f"{name}.ipynb" for name in missing)
+            if submission.files:
+                message += " (received instead: " + ", ".join(sorted(submission.files)) + ")"
+        if not message and unreadable:
+            message = "scored 0: " + "; ".join(unreadable)
+        # what the sandbox did (limits hit, test cells restored, ...) reaches the student too
+        message = "; ".join(part for part in (message, *sandbox.read_messages(scratch)) if part)
         notebooks = tuple(
             _notebook_result(scratch, assignment, student, name,
                              recorded["notebooks"].get(name), status, message)
