@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader runs `alembic`
 STUB_MARK = "BEGIN SOLUTION"
 
 

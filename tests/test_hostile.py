@@ -114,6 +114,12 @@ def test_corpus_secrets_never_reach_the_output(graded):
     assert "no network" in _outputs(root, "network")
 
 
+def test_corpus_kernels_run_one_torch_thread(graded):
+    """Each worker grades one notebook at a time: its kernel gets one thread, not every core."""
+    root, _cases, _results = graded
+    assert "kernel threads 1" in _outputs(root, "network")
+
+
 def test_corpus_limits_are_named(graded):
     """Memory, process, output and time limits each say what happened, in which cell."""
     _root, _cases, results = graded

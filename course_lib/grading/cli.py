@@ -13,6 +13,7 @@ current folder) and its gradebook (``--db-url`` overrides the config's).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ OK, FAILED, INTERRUPTED = 0, 1, 130
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
+    _put_interpreter_bin_on_path()
     from .course import Course
 
     try:
@@ -38,6 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as error:
         print(f"rnn-course {args.command}: {error}", file=sys.stderr)
         return FAILED
+
+
+def _put_interpreter_bin_on_path() -> None:
+    """nbgrader runs the ``alembic`` command by name: find it beside this interpreter even when
+    the virtual environment is not activated (``.venv/bin/rnn-course ...``)."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
 
 
 def _release(course, args) -> int:

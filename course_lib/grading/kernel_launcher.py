@@ -197,7 +197,9 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
     os.environ.pop("JPY_PARENT_PID", None)
     home = "/tmp" if limits["sandboxed"] else os.getcwd()
     os.environ.update(HOME=home, MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
-                      TMPDIR=home, MPLBACKEND="module://matplotlib_inline.backend_inline")
+                      TMPDIR=home, MPLBACKEND="module://matplotlib_inline.backend_inline",
+                      OMP_NUM_THREADS=str(limits["kernel_threads"]),
+                      MKL_NUM_THREADS=str(limits["kernel_threads"]))
     script_dir = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p not in ("", script_dir)]
     sys.modules[GUARD_MODULE] = sys.modules[__name__]

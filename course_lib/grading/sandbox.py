@@ -50,11 +50,14 @@ class Limits:
     max_output_bytes: int = 1_000_000
     file_bytes: int = 100 * 1024**2
     tmp_bytes: int = 256 * 1024**2
+    #: threads of torch/numpy in the kernel; a worker grades one notebook at a time, so one
+    #: thread each keeps N workers on N cores instead of oversubscribing them
+    kernel_threads: int = 1
     isolate: bool = True
 
     def __post_init__(self) -> None:
         for name in ("cell_timeout", "notebook_timeout", "memory_bytes", "max_processes",
-                     "max_output_bytes", "file_bytes", "tmp_bytes"):
+                     "max_output_bytes", "file_bytes", "tmp_bytes", "kernel_threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")

@@ -197,6 +197,8 @@ NETWORK = (
     "    print('NETWORK OPEN')\n"
     "except OSError as error:\n"
     "    print('no network:', error)\n"
+    "import torch\n"
+    "print('kernel threads', torch.get_num_threads())\n"
 )
 
 
