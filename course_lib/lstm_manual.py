@@ -33,6 +33,12 @@ take ~1.6x torch's whole forward and ~1.7x its forward+backward, because oneDNN'
 its GEMMs about twice as fast on this CPU (~420 GFLOP/s on the input projection). The rest is
 per-op overhead: ~1 ms in each direction for ~5 small elementwise ops per step (a few µs
 each, T=64 steps). ``benchmarks/lstm_vs_torch.py`` measures all of it.
+
+Tried and not kept: routing the four matmuls outside the loop through oneDNN's matmul
+(``torch.ops.mkldnn._linear_pointwise``, ~450 GFLOP/s here) moved B=32 from 2.5x to 2.4x torch
+(forward of the larger size from 1.45x to 1.2x), for a private operator and weight gradients
+twice as far from the float64 truth. Per-step work, not FLOPs, bounds the small size: a fused
+kernel per step (what oneDNN's RNN primitive is) is the only way to the remaining factor.
 """
 
 import torch
