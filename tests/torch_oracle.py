@@ -1,10 +1,20 @@
 """PyTorch as the test oracle for the recurrent layers: run ours and torch's module on the same
-inputs and compare values and gradients (shared by test_rnn, test_lstm and test_gru)."""
+inputs and compare values and gradients (shared by the tests of the recurrent layers)."""
 
 import torch
 
 F64 = 1e-10
 F32 = 1e-5
+
+SWEEP = [
+    # input_size, hidden_size, num_layers, bidirectional, seq_len, batch, bias
+    (1, 1, 1, False, 1, 1, True),
+    (3, 4, 1, False, 6, 2, True),
+    (3, 4, 2, False, 4, 3, False),
+    (5, 2, 1, True, 3, 4, True),
+    (2, 5, 3, True, 5, 2, True),
+    (4, 3, 2, True, 1, 1, False),
+]
 
 
 def make_pair(ours_class, theirs_class, dtype=torch.float64, **kwargs):
