@@ -238,6 +238,7 @@ def _derive(change: str, honest, release):
     elif change == "duplicatedtest":
         copy_ = copy.deepcopy(nb.cells[_index(nb, test)])
         copy_.source = "pass  # my own version"
+        copy_.id = "my-own-version"  # a pasted cell gets a new id, as in JupyterLab
         nb.cells.insert(_index(nb, test) + 1, copy_)
     elif change == "reorderedtest":
         nb.cells.insert(0, nb.cells.pop(_index(nb, test)))
