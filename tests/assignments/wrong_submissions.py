@@ -105,6 +105,14 @@ def pack_padded(padded, lengths):
     return data, batch_sizes, order, order
 '''
 
+ATTENTION_UNMASKED = '''\
+def additive_attention(query, keys, mask, W_q, W_k, v):
+    """Bahdanau attention that forgets to mask the <PAD> positions of the source."""
+    hidden = torch.tanh((query @ W_q.T).unsqueeze(1) + keys @ W_k.T)  # (B, S, A)
+    weights = torch.softmax(hidden @ v, dim=-1)  # (B, S), padding included
+    return (weights.unsqueeze(-1) * keys).sum(dim=1), weights
+'''
+
 CASES: dict[str, WrongCase] = {
     "a1_text_to_tensors": WrongCase(
         student="wrong_one_hot",
@@ -131,5 +139,11 @@ CASES: dict[str, WrongCase] = {
         replace={"pack_padded": PACK_UNSORTED},
         fails=frozenset({"test_pack_examples", "test_pack_hidden"}),
         messages=("sorted_indices: expected [1, 0, 2]",),
+    ),
+    "a5_seq2seq_attention": WrongCase(
+        student="wrong_attention_unmasked",
+        replace={"additive_attention": ATTENTION_UNMASKED},
+        fails=frozenset({"test_attention_examples", "test_attention_hidden"}),
+        messages=("you forgot to mask the padding",),
     ),
 }
