@@ -34,11 +34,8 @@ class Arch:
     def make_pair(self, dtype=torch.float64, **kwargs):
         return oracle_make_pair(self.ours, self.theirs, dtype, **kwargs)
 
-    def make_cell_pair(self, *args, **kwargs):
-        theirs = self.torch_cell(*args, dtype=torch.float64, **kwargs)
-        ours = self.cell(*args, dtype=torch.float64, **kwargs)
-        ours.load_state_dict(theirs.state_dict())
-        return ours, theirs
+    def make_cell_pair(self, dtype=torch.float64, **kwargs):
+        return oracle_make_pair(self.cell, self.torch_cell, dtype, **kwargs)
 
     def state(self, *shape, dtype=torch.float64) -> list[torch.Tensor]:
         """Random initial state tensors of ``shape``: [h] or [h, c]."""
@@ -217,14 +214,14 @@ def test_dropout_never_touches_a_one_layer_output(arch):
 @pytest.mark.parametrize("batch", [None, 1, 4])
 @pytest.mark.parametrize("bias", [True, False])
 def test_cell_matches_torch(arch, batch, bias):
-    ours, theirs = arch.make_cell_pair(3, 5, bias=bias)
+    ours, theirs = arch.make_cell_pair(input_size=3, hidden_size=5, bias=bias)
     shape = () if batch is None else (batch,)
     x = torch.randn(*shape, 3, dtype=torch.float64)
     assert_same_as_torch(ours, theirs, [x, *arch.state(*shape, 5)], arch.call, F64)
 
 
 def test_cell_default_state_matches_torch(arch):
-    ours, theirs = arch.make_cell_pair(3, 5)
+    ours, theirs = arch.make_cell_pair(input_size=3, hidden_size=5)
     x = torch.randn(2, 3, dtype=torch.float64)
     assert_same_as_torch(ours, theirs, [x], arch.call, F64)
 
