@@ -261,7 +261,11 @@ class Seq2Seq(nn.Module):
         self.bridge = nn.Linear(self.encoder.output_size, hidden_size)
         self.decoder = AttentionDecoder(vocab_size, embedding_dim, hidden_size, self.encoder.output_size, backend=backend)
 
-    def _encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
+    def encode(
+        self, src: torch.Tensor, src_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run the encoder: keys ``(B, S, C)``, the source mask ``(B, S)`` (True at real
+        positions, False at ``<PAD>``) and the first decoder state s_0 = tanh(W_b h_final) ``(B, H)``."""
         if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.is_floating_point():
             raise ValueError(f"src must be a (B, S) tensor of token indices, got {getattr(src, 'shape', type(src).__name__)}")
         src_lengths = torch.as_tensor(src_lengths)
@@ -285,7 +289,7 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
         if decoder_input.dim() != 2 or decoder_input.shape[0] != src.shape[0]:
             raise ValueError(f"decoder_input must be (B, T) with B = {src.shape[0]}, got {tuple(decoder_input.shape)}")
-        keys, mask, s = self._encode(src, src_lengths)
+        keys, mask, s = self.encode(src, src_lengths)
         y = decoder_input[:, 0]  # (B,)
         steps = []
         for i in range(decoder_input.shape[1]):
@@ -309,7 +313,7 @@ class Seq2Seq(nn.Module):
         _check_int(max_len, "max_len")
         was_training = self.training
         self.eval()
-        keys, mask, s = self._encode(src, src_lengths)
+        keys, mask, s = self.encode(src, src_lengths)
         B = src.shape[0]
         y = torch.full((B,), start_index, dtype=torch.long, device=src.device)  # (B,)
         done = torch.zeros(B, dtype=torch.bool, device=src.device)  # (B,)

@@ -67,6 +67,23 @@ def test_encode_pairs_and_seq2seq_shapes():
     assert (alpha.masked_select(~mask[:, None, :].expand_as(alpha)) == 0).all()
 
 
+def test_encode_gives_keys_the_padding_mask_and_the_first_decoder_state():
+    tokens = list(SPECIALS) + list("abcd")
+    src, lengths, _, _ = encode_pairs(reversal_pairs(3, alphabet="abcd", min_len=1, max_len=4), tokens)
+    model = Seq2Seq(len(tokens), embedding_dim=4, hidden_size=6)  # bidirectional: C = 12
+    keys, mask, s0 = model.encode(src, lengths)
+    assert keys.shape == (3, src.shape[1], 12) and s0.shape == (3, 6)
+    assert torch.equal(mask, torch.arange(src.shape[1]) < lengths[:, None])
+    _, final = model.encoder(src, lengths)
+    torch.testing.assert_close(s0, torch.tanh(model.bridge(final)), atol=0, rtol=0)
+
+
+def test_encode_rejects_lengths_beyond_the_source():
+    model = Seq2Seq(7, embedding_dim=4, hidden_size=6)
+    with pytest.raises(ValueError, match="src_lengths"):
+        model.encode(torch.ones(2, 3, dtype=torch.long), torch.tensor([3, 4]))
+
+
 def test_seq2seq_course_lib_equals_torch():
     tokens = list(SPECIALS) + list("abcd")
     src, lengths, dec_in, _ = encode_pairs(reversal_pairs(4, alphabet="abcd"), tokens)
