@@ -4,9 +4,10 @@ Why not ``subprocess.run(["nbgrader", ...])``: importing nbgrader costs about 2 
 (nbformat's schema validator, jupyter_server, ...), as much as grading a small
 submission, so a fresh process per submission would halve the speed-up. Each
 grading worker starts one ``forkhost`` process (see ``forkhost.py``) that imports
-nbgrader once; every call forks a child from it, which runs the very code of
-the ``nbgrader`` console script (``NbGraderApp.launch_instance``) with fresh
-traitlets singletons, in its own working directory, environment and log file.
+nbgrader once; every call forks a child from it, in its own working directory,
+environment and log file. A submission is one call: ``nbgrader_child.grade``
+runs the very code of the ``nbgrader`` console script
+(``NbGraderApp.launch_instance``) for autograde and then for feedback.
 A child that passes its deadline is killed together with everything it started
 (the notebook's kernel included).
 """
@@ -20,14 +21,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-
-_CHILD_MODULE = "course_lib.grading.nbgrader_child"
-
 
 @dataclass(frozen=True)
 class Finished:
@@ -117,13 +115,6 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
                "log": None if log_path is None else str(log_path), "env": dict(env or {})}
     with _host_lock:
         return _get_host().call(request, timeout)
-
-
-def run_nbgrader(argv: Sequence[str], *, cwd: Path, log_path: Path | None = None,
-                 env: Mapping[str, str] | None = None, timeout: float | None = None) -> Finished:
-    """Run ``nbgrader <argv>`` in ``cwd`` (see :func:`call`)."""
-    return call(f"{_CHILD_MODULE}:nbgrader_main", *argv, cwd=cwd, log_path=log_path,
-                env=env, timeout=timeout)
 
 
 def warm_up() -> None:

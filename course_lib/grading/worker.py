@@ -8,9 +8,10 @@ in a temporary folder from the task's bytes alone (no shared filesystem)::
     source/<assignment>/        the assignment's non-notebook files
     submitted/<student>/<assignment>/   the student's files (timestamp.txt included)
 
-then runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` there (in
-forked children of a preloaded fork server, see ``runner.py``), reads what
-nbgrader recorded through its ``Gradebook`` API, and returns it all as a
+then runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` there and
+reads what nbgrader recorded through its ``Gradebook`` API, all in one forked
+child of a preloaded fork server (see ``runner.py`` and
+``nbgrader_child.grade``), and returns it all as a
 :class:`~course_lib.grading.tasks.GradingResult`. Nothing here writes outside the
 temporary folder: the instructor's machine is the one writer of the real gradebook.
 
@@ -62,33 +63,34 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
 
         unreadable = [f"{relative}: {why}" for relative, data in submission.files.items()
                       if relative.endswith(".ipynb") and (why := sandbox.describe_unreadable(data))]
-        message, cpu = "", 0.0
+        database = f"sqlite:///{scratch / 'gradebook.db'}"
+        steps_path = scratch / "steps.json"
+        message, cpu, steps = "", 0.0, None
         try:
-            autograde = runner.run_nbgrader(["autograde", assignment, "--student", student],
-                                            cwd=scratch, log_path=log, env=env, timeout=deadline)
+            finished = runner.call(f"{_CHILD}:grade", assignment, student, database,
+                                   str(steps_path), cwd=scratch, log_path=log, env=env,
+                                   timeout=deadline)
         except runner.ChildTimeout:
-            autograde = None
             message = f"timed out: grading took longer than {deadline} s and was stopped"
         else:
-            cpu += autograde.cpu_seconds
-            if autograde.code != 0:
+            cpu += finished.cpu_seconds
+            if finished.code == 0:
+                steps = json.loads(steps_path.read_text())
+            if steps is None or steps["autograde"] != 0:
                 message = "nbgrader could not grade this submission: " + (
                     "; ".join(unreadable) or _failure_message(log))
-        if autograde is not None and autograde.code == 0:
-            feedback = runner.run_nbgrader(["generate_feedback", assignment, "--student", student],
-                                           cwd=scratch, log_path=log, env=env, timeout=deadline)
-            cpu += feedback.cpu_seconds
-            if feedback.code != 0:
+            elif steps["feedback"] != 0:
                 message = "nbgrader could not render feedback: " + _failure_message(log)
-
-        report_path = scratch / "report.json"
-        report = runner.call(f"{_CHILD}:write_report", f"sqlite:///{scratch / 'gradebook.db'}",
-                             assignment, student, str(report_path), cwd=scratch, log_path=log,
-                             timeout=_REPORT_TIMEOUT)
-        if report.code != 0:
-            raise RuntimeError(f"could not read the scratch gradebook back:\n{_tail(log)}")
-        cpu += report.cpu_seconds
-        recorded = json.loads(report_path.read_text()) or {"timestamp": None, "notebooks": {}}
+        if steps is None:  # stopped or crashed: read back whatever nbgrader recorded
+            report_path = scratch / "report.json"
+            report = runner.call(f"{_CHILD}:write_report", database, assignment, student,
+                                 str(report_path), cwd=scratch, log_path=log,
+                                 timeout=_REPORT_TIMEOUT)
+            if report.code != 0:
+                raise RuntimeError(f"could not read the scratch gradebook back:\n{_tail(log)}")
+            cpu += report.cpu_seconds
+            steps = {"report": json.loads(report_path.read_text())}
+        recorded = steps["report"] or {"timestamp": None, "notebooks": {}}
 
         status = ERROR if message else GRADED
         missing = [name for name in bundle.notebooks if f"{name}.ipynb" not in submission.files]
