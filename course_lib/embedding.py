@@ -3,11 +3,14 @@
 The slide multiplies a one-hot row by the embedding matrix: ``one_hot(i) @ W``
 picks row ``i`` of ``W``. An embedding layer skips the sparse product and looks
 the row up directly, ``Embedding(W)(i) == W[i]``; the two are equal, the lookup
-is just cheaper. ``Embedding`` mirrors ``torch.nn.Embedding`` (same weight
-layout, initialisation and ``padding_idx`` rule), written with plain indexing.
+is just cheaper. ``Embedding`` mirrors ``torch.nn.Embedding`` (same signature,
+weight layout, initialisation, ``padding_idx``, ``max_norm`` and
+``scale_grad_by_freq`` rules), written with plain indexing.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -52,6 +55,12 @@ class Embedding(nn.Module):
     Rows start as N(0, 1) samples, as in torch. Row ``padding_idx`` (a ``<pad>``
     token) starts at zero and never receives a gradient, so padding stays neutral
     during training.
+
+    ``max_norm``: before each lookup, every row the input uses whose ``norm_type``
+    norm exceeds ``max_norm`` is scaled, in place, to norm ``max_norm`` (torch's
+    ``scale = max_norm / (norm + 1e-7)``). ``scale_grad_by_freq``: a row's gradient
+    is divided by how often its index occurs in the input, so frequent words do
+    not dominate an update. Sparse gradients (``sparse=True``) are torch's alone.
     """
 
     def __init__(
@@ -59,6 +68,10 @@ class Embedding(nn.Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight: torch.Tensor | None = None,
         _freeze: bool = False,
         device: torch.device | str | None = None,
@@ -78,9 +91,20 @@ class Embedding(nn.Module):
                     f"padding_idx must be in [-{num_embeddings}, {num_embeddings - 1}], got {padding_idx}"
                 )
             padding_idx %= num_embeddings  # torch's rule: -1 means the last row
+        _check_renorm(max_norm, norm_type)
+        for name, value in (("scale_grad_by_freq", scale_grad_by_freq), ("sparse", sparse)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+        if sparse:
+            raise ValueError("sparse=True (sparse gradients) is not implemented here: "
+                             "use torch.nn.Embedding, or sparse=False")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
         if _weight is None:
             weight = torch.empty(num_embeddings, embedding_dim, device=device, dtype=dtype)  # (V, D)
             self.weight = nn.Parameter(weight, requires_grad=not _freeze)
@@ -109,16 +133,39 @@ class Embedding(nn.Module):
                 f"input must hold indices in [0, {self.num_embeddings - 1}], "
                 f"got values in [{int(input.min())}, {int(input.max())}]"
             )
+        if self.max_norm is not None:
+            self._renorm_rows(input)
         out = self.weight[input]  # (*, D)
+        if self.scale_grad_by_freq:
+            # same value, gradient scaled by 1/count: (out - out.detach()) is exactly zero
+            count = torch.bincount(input.reshape(-1), minlength=self.num_embeddings)  # (V,)
+            scale = 1.0 / count[input].to(out.dtype).unsqueeze(-1)  # (*, 1)
+            out = out.detach() + (out - out.detach()) * scale  # (*, D)
         if self.padding_idx is not None:
             # The pad row's value is returned but detached, so its gradient is zero.
             is_pad = (input == self.padding_idx).unsqueeze(-1)  # (*, 1)
             out = torch.where(is_pad, out.detach(), out)  # (*, D)
         return out
 
+    @torch.no_grad()
+    def _renorm_rows(self, input: torch.Tensor) -> None:
+        """Scale, in place, each used row whose norm exceeds ``max_norm`` down to ``max_norm``."""
+        rows = torch.unique(input)  # (U,)
+        norms = torch.linalg.vector_norm(self.weight[rows], ord=self.norm_type, dim=1)  # (U,)
+        too_long = norms > self.max_norm  # (U,)
+        scale = self.max_norm / (norms[too_long] + 1e-7)  # (U',)
+        self.weight[rows[too_long]] *= scale.unsqueeze(1).to(self.weight.dtype)  # (U', D)
+
     @classmethod
     def from_pretrained(
-        cls, embeddings: torch.Tensor, freeze: bool = True, padding_idx: int | None = None
+        cls,
+        embeddings: torch.Tensor,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
     ) -> Embedding:
         """An ``Embedding`` whose weight is ``embeddings`` (kept as given, padding row included).
 
@@ -131,8 +178,31 @@ class Embedding(nn.Module):
         if not isinstance(freeze, bool):
             raise TypeError(f"freeze must be a bool, got {type(freeze).__name__}")
         rows, cols = embeddings.shape
-        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze)
+        return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
+                   _freeze=freeze)
 
     def extra_repr(self) -> str:
-        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+        parts = [f"{self.num_embeddings}, {self.embedding_dim}"]
+        if self.padding_idx is not None:
+            parts.append(f"padding_idx={self.padding_idx}")
+        if self.max_norm is not None:
+            parts.append(f"max_norm={self.max_norm}")
+        if self.norm_type != 2.0:
+            parts.append(f"norm_type={self.norm_type}")
+        if self.scale_grad_by_freq:
+            parts.append("scale_grad_by_freq=True")
+        return ", ".join(parts)
+
+
+def _check_renorm(max_norm: object, norm_type: object) -> None:
+    """``max_norm``: None or a positive finite number; ``norm_type``: a positive number (inf allowed)."""
+    if max_norm is not None:
+        if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)):
+            raise TypeError(f"max_norm must be a number or None, got {type(max_norm).__name__}")
+        if not (math.isfinite(max_norm) and max_norm > 0):
+            raise ValueError(f"max_norm must be a positive finite number, got {max_norm}")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)):
+        raise TypeError(f"norm_type must be a number, got {type(norm_type).__name__}")
+    if not norm_type > 0:  # also false for nan
+        raise ValueError(f"norm_type must be positive (inf allowed), got {norm_type}")

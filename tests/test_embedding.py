@@ -1,5 +1,8 @@
 """course_lib.embedding: one_hot and Embedding equal torch's, and lookup == one-hot @ weight."""
 
+import inspect
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -114,6 +117,65 @@ def test_from_pretrained_matches_torch(freeze, padding_idx):
     assert torch.equal(ours(x), theirs(x))
 
 
+def test_signature_matches_torch():
+    assert list(inspect.signature(Embedding).parameters) == list(
+        inspect.signature(torch.nn.Embedding).parameters)
+    assert list(inspect.signature(Embedding.from_pretrained).parameters) == list(
+        inspect.signature(torch.nn.Embedding.from_pretrained).parameters)
+
+
+def pair(**options):
+    """Our Embedding and torch's with the same float64 weight, rows of norm well above 1."""
+    weight = 3 * torch.randn(11, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ours = Embedding(11, 4, _weight=weight.clone(), **options)
+    theirs = torch.nn.Embedding(11, 4, _weight=weight.clone(), **options)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])
+def test_max_norm_renormalises_the_used_rows_in_place_like_torch(seed, norm_type):
+    ours, theirs = pair(max_norm=1.5, norm_type=norm_type)
+    x = random_indices(seed, 11, (3, 2))
+    torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(ours.weight, theirs.weight, rtol=0, atol=1e-12)
+    used = torch.linalg.vector_norm(ours.weight[x.unique()], ord=norm_type, dim=1)
+    assert bool((used <= 1.5).all()), f"rows used must end with norm <= max_norm, got {used}"
+
+
+def test_max_norm_leaves_rows_the_input_does_not_use():
+    ours, _ = pair(max_norm=0.5)
+    before = ours.weight.detach().clone()
+    ours(torch.tensor([1, 3]))
+    unused = [i for i in range(11) if i not in (1, 3)]
+    assert torch.equal(ours.weight[unused], before[unused])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_scale_grad_by_freq_gradient_matches_torch(seed, padding_idx):
+    ours, theirs = pair(scale_grad_by_freq=True, padding_idx=padding_idx)
+    x = random_indices(seed, 4, (5, 3))  # few distinct indices: each occurs several times
+    upstream = torch.randn(5, 3, 4, dtype=torch.float64)
+    value = ours(x)
+    torch.testing.assert_close(value, theirs(x), rtol=0, atol=0)
+    (value * upstream).sum().backward()
+    (theirs(x) * upstream).sum().backward()
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, rtol=0, atol=1e-12)
+
+
+def test_from_pretrained_passes_max_norm_and_scale_grad_by_freq_on_like_torch():
+    weight = 3 * torch.randn(6, 3, dtype=torch.float64)
+    options = dict(freeze=False, max_norm=1.0, scale_grad_by_freq=True)
+    ours = Embedding.from_pretrained(weight.clone(), **options)
+    theirs = torch.nn.Embedding.from_pretrained(weight.clone(), **options)
+    x = torch.tensor([[0, 2, 2], [5, 2, 0]])
+    ours(x).sum().backward()
+    theirs(x).sum().backward()
+    torch.testing.assert_close(ours.weight, theirs.weight, rtol=0, atol=1e-12)
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, rtol=0, atol=1e-12)
+
+
 def test_int32_indices_match_torch():
     ours = Embedding(5, 2)
     theirs = torch.nn.Embedding.from_pretrained(ours.weight.detach())
@@ -160,6 +222,33 @@ def test_pretrained_weight_of_wrong_rank_raises_value_error():
 
 def test_weight_of_wrong_shape_raises_value_error():
     assert_raises_naming(ValueError, "_weight", Embedding, 5, 2, _weight=torch.randn(5, 3))
+
+
+@pytest.mark.parametrize("max_norm", [0, -1.0, math.nan, math.inf])
+def test_max_norm_not_positive_and_finite_raises_value_error(max_norm):
+    with pytest.raises(ValueError, match="max_norm"):
+        Embedding(5, 2, max_norm=max_norm)
+
+
+@pytest.mark.parametrize("norm_type", [0, -2.0, math.nan])
+def test_norm_type_not_positive_raises_value_error(norm_type):
+    with pytest.raises(ValueError, match="norm_type"):
+        Embedding(5, 2, max_norm=1.0, norm_type=norm_type)
+
+
+def test_max_norm_as_text_raises_type_error():
+    with pytest.raises(TypeError, match="max_norm"):
+        Embedding(5, 2, max_norm="1")
+
+
+def test_scale_grad_by_freq_not_bool_raises_type_error():
+    with pytest.raises(TypeError, match="scale_grad_by_freq"):
+        Embedding(5, 2, scale_grad_by_freq=1)
+
+
+def test_sparse_gradients_raise_value_error_naming_torch():
+    with pytest.raises(ValueError, match="sparse=True.*torch.nn.Embedding"):
+        Embedding(5, 2, sparse=True)
 
 
 def test_one_hot_of_floats_raises_type_error():
