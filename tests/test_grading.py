@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from course_lib.grading import late
+from course_lib.grading.course import Course
+from course_lib.grading.gradebook import backup
 from tests.grading import toy_course as toy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -221,3 +223,44 @@ def test_release_refuses_solution_text_outside_notebooks(tmp_path):
     assert run.returncode == 1
     assert "helper.py" in run.stderr and "solution or hidden-test text" in run.stderr
     assert not (course / "assignments" / toy.ASSIGNMENT).exists()
+
+
+def sqlite_course(root: Path) -> Course:
+    """A course whose gradebook is an SQLite file holding one row."""
+    root.mkdir(exist_ok=True)
+    (root / "nbgrader_config.py").write_text('c.CourseDirectory.db_url = "sqlite:///gradebook.db"\n')
+    with sqlite3.connect(root / "gradebook.db") as connection:
+        connection.execute("CREATE TABLE marker (value TEXT)")
+        connection.execute("INSERT INTO marker VALUES ('original')")
+    return Course.load(root)
+
+
+def test_backup_keeps_only_the_newest_backups(tmp_path):
+    course = sqlite_course(tmp_path)
+    made = [backup(course, keep=3) for _ in range(5)]
+    left = sorted(tmp_path.glob("gradebook.db.*.bak"))
+    assert left == made[-3:], f"expected the 3 newest backups, found {[p.name for p in left]}"
+    with sqlite3.connect(made[-1]) as connection:
+        assert connection.execute("SELECT value FROM marker").fetchall() == [("original",)]
+    assert (tmp_path / "gradebook.db").exists()
+
+
+def test_backup_leaves_other_files_that_look_alike(tmp_path):
+    course = sqlite_course(tmp_path)
+    other = tmp_path / "gradebook.db.notes.bak"
+    other.write_text("an instructor's own file")
+    for _ in range(3):
+        backup(course, keep=1)
+    assert other.exists()
+    assert len(list(tmp_path.glob("gradebook.db.*Z.bak"))) == 1
+
+
+@pytest.mark.parametrize("keep", [0, -1])
+def test_backup_keeping_fewer_than_one_raises_value_error(tmp_path, keep):
+    with pytest.raises(ValueError, match="keep must be at least 1"):
+        backup(sqlite_course(tmp_path), keep=keep)
+
+
+def test_keep_backups_below_one_is_refused_by_the_command_line(tmp_path):
+    done = rnn_course(tmp_path, "grade", "toy", str(tmp_path), "--keep-backups", "0")
+    assert done.returncode == 2 and "--keep-backups: must be a positive integer" in done.stderr

@@ -75,7 +75,7 @@ def _grade(course, args) -> int:
         limits=limits, show_hidden_tests=args.show_hidden_tests, duedate=args.duedate,
         late_lines=tuple(late.config_lines(args.late_per_day, args.late_cap))
         if args.late_per_day is not None else (),
-        progress=not args.no_progress,
+        progress=not args.no_progress, keep_backups=args.keep_backups,
     )
     summary = grade(course, args.assignment, Path(args.submissions), options)
     print("\n".join(summary.lines()))
@@ -136,7 +136,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="grade on this existing Dask cluster instead")
     grade.add_argument("--force", action="store_true", help="regrade students already graded")
     from .collect import DEFAULT_PATTERN
+    from .gradebook import KEEP_BACKUPS
 
+    grade.add_argument("--keep-backups", type=_positive_int, default=KEEP_BACKUPS, metavar="N",
+                       help="gradebook backups to keep, the one made by this run included; "
+                       "older ones are deleted (default: %(default)s)")
     grade.add_argument("--pattern", default=DEFAULT_PATTERN,
                        help="regex for LMS export file names, capturing student_id and file_id; "
                        "{notebooks} stands for the notebook names (default: %(default)s)")

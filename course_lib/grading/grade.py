@@ -30,7 +30,7 @@ from .collect import DEFAULT_PATTERN, collect
 from .course import Course
 from .export import export
 from .feedback import config_lines as feedback_config_lines
-from .gradebook import GradebookWriter, backup
+from .gradebook import KEEP_BACKUPS, GradebookWriter, backup
 from .sandbox import Limits
 from .tasks import ERROR, GradingResult
 from .worker import grade_submission, start_warm_up
@@ -81,12 +81,15 @@ class Options:
     late_lines: tuple[str, ...] = ()
     duedate: datetime | None = None
     progress: bool = True
+    keep_backups: int = KEEP_BACKUPS
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {self.workers}")
         if self.workers is not None and self.scheduler:
             raise ValueError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+        if self.keep_backups < 1:
+            raise ValueError(f"--keep-backups must be at least 1, got {self.keep_backups}")
 
 
 def grade(course: Course, assignment_id: str, submissions: Path, options: Options) -> Summary:
@@ -99,7 +102,7 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
     with _dask_client(options) as client:
         clock.lap("start cluster")
         client.run(start_warm_up, wait=False)  # workers import nbgrader while we prepare
-        summary.backup = None if (path := backup(course)) is None else str(path)
+        summary.backup = None if (path := backup(course, options.keep_backups)) is None else str(path)
         register_assignment(course, assignment_id, options.duedate)
         collected = collect(course, assignment_id, submissions, options.pattern)
         summary.unmatched_files = collected.skipped

@@ -14,6 +14,7 @@ is marked for review again.
 
 from __future__ import annotations
 
+import glob
 import sqlite3
 from contextlib import closing
 from datetime import datetime, timezone
@@ -27,13 +28,23 @@ from .course import Course
 from .tasks import ERROR, GradingResult
 
 
-def backup(course: Course) -> Path | None:
+#: backups kept beside the gradebook by default; older ones are deleted
+KEEP_BACKUPS = 10
+
+
+def backup(course: Course, keep: int = KEEP_BACKUPS) -> Path | None:
     """Copy the SQLite gradebook to ``<gradebook>.<UTC time>.bak``; return the copy.
 
     Returns None when there is nothing to copy yet. Uses SQLite's online backup,
     so the copy is consistent even while another process reads the gradebook.
+    Then deletes all but the newest ``keep`` backups (the new one included), so
+    a term of grading runs does not fill the disk with copies.
     Other databases are not copied: back them up with their own tools (pg_dump).
     """
+    if isinstance(keep, bool) or not isinstance(keep, int):
+        raise TypeError(f"keep must be an int, got {type(keep).__name__}")
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1 (the backup just made), got {keep}")
     path = course.sqlite_path
     if path is None or not path.exists():
         return None
@@ -41,6 +52,9 @@ def backup(course: Course) -> Path | None:
     target = path.with_name(f"{path.name}.{stamp}.bak")
     with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(target)) as copy:
         source.backup(copy)
+    # the UTC stamps sort as text in time order
+    for old in sorted(path.parent.glob(f"{glob.escape(path.name)}.*Z.bak"))[:-keep]:
+        old.unlink()
     return target
 
 
