@@ -264,3 +264,19 @@ def test_backup_keeping_fewer_than_one_raises_value_error(tmp_path, keep):
 def test_keep_backups_below_one_is_refused_by_the_command_line(tmp_path):
     done = rnn_course(tmp_path, "grade", "toy", str(tmp_path), "--keep-backups", "0")
     assert done.returncode == 2 and "--keep-backups: must be a positive integer" in done.stderr
+
+
+def test_submission_past_the_hard_deadline_is_stopped_scored_zero_and_reported(tmp_path):
+    # one second cannot even start the kernel: the grading child is killed, and the
+    # scores nbgrader left in the scratch gradebook are read back by a second child
+    course = toy.write_course(tmp_path / "course")
+    export = toy.write_submitted_tree(tmp_path / "submitted", {"slow": toy.submission(toy.CORRECT)},
+                                      {"slow": ON_TIME})
+    run = rnn_course(course, "grade", toy.ASSIGNMENT, str(export), "--workers", "1",
+                     "--notebook-timeout", "1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = summary(course)
+    assert "timed out: grading took longer than 1 s" in result["errors"]["slow"]
+    scores = {cell: values[1] for (student, cell), values in recorded_scores(course).items()
+              if student == "slow" and cell != "late penalty"}
+    assert scores and all(not score for score in scores.values()), scores
