@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import shutil
 import statistics
@@ -35,8 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 BIN = Path(sys.executable).parent
-os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
+from course_lib.grading.cli import put_interpreter_bin_on_path  # noqa: E402
 from tests.scale import classroom, postgres  # noqa: E402
 
 KINDS = ("correct", "partly", "broken")
@@ -155,6 +154,7 @@ def write_overhead(course_dir: Path, db_url: str | None, results, n: int) -> tup
 
 
 def main() -> None:
+    put_interpreter_bin_on_path()  # nbgrader runs `alembic` by name
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=12, help="class size (default: %(default)s)")
     parser.add_argument("--replicas", type=int, default=200,

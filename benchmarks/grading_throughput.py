@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -33,9 +32,10 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib.grading.cli import put_interpreter_bin_on_path
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader runs `alembic`
 STUB_MARK = "BEGIN SOLUTION"
 
 
@@ -126,6 +126,7 @@ def scores(course: Path, assignment: str) -> dict[tuple[str, str, str], tuple]:
 
 
 def main() -> None:
+    put_interpreter_bin_on_path()  # nbgrader runs `alembic` by name
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="a1_text_to_tensors")
     parser.add_argument("--students", type=int, default=40)

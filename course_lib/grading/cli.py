@@ -28,7 +28,7 @@ OK, FAILED, INTERRUPTED = 0, 1, 130
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    _put_interpreter_bin_on_path()
+    put_interpreter_bin_on_path()
     from .course import Course
 
     try:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return FAILED
 
 
-def _put_interpreter_bin_on_path() -> None:
+def put_interpreter_bin_on_path() -> None:
     """nbgrader runs the ``alembic`` command by name: find it beside this interpreter even when
     the virtual environment is not activated (``.venv/bin/rnn-course ...``)."""
     bin_dir = str(Path(sys.executable).parent)

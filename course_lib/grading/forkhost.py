@@ -66,6 +66,11 @@ def _redirect(path: str) -> None:
     os.close(fd)
 
 
+def exit_code(exit_: SystemExit) -> int:
+    """The process exit code ``sys.exit(...)`` asks for: ``None`` is 0, any non-int 1."""
+    return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+
+
 def _child(request: dict) -> int:
     """Run one request in the forked child; return its exit code."""
     try:
@@ -79,7 +84,7 @@ def _child(request: dict) -> int:
         getattr(importlib.import_module(module), function)(*request.get("args", []))
         code = 0
     except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        code = exit_code(exit_)
     except BaseException:
         traceback.print_exc()
         code = 1

@@ -4,9 +4,9 @@ Importing this module imports nbgrader and the parts of IPython, nbconvert and
 nbclient that autograde and feedback load lazily, and pays the first-use costs
 of nbformat's schema validator and of the feedback HTML pipeline (compiled
 regular expressions, the HTML entity table, syntax-highlighting lexers,
-SQLAlchemy's mappers; about 1.7 s), so that the fork host pays them once and every child inherits them. A
-single ``nbgrader`` process grading a whole class pays them once too. Only the
-fork host and its children import this module.
+SQLAlchemy's mappers; about 1.7 s), so that the fork host pays them once and
+every child inherits them. A single ``nbgrader`` process grading a whole class
+pays them once too. Only the fork host and its children import this module.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import traceback
 import warnings
 from contextlib import closing
 from pathlib import Path
-
 
 import IPython.core.interactiveshell  # noqa: F401  (preloaded: autograde's execution imports it)
 import IPython.lib.lexers  # noqa: F401  (preloaded: feedback highlights code with them)
@@ -37,6 +36,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets.config import SingletonConfigurable
 
 from course_lib.grading.feedback import HideHiddenTests
+from course_lib.grading.forkhost import exit_code
 
 _FORMGRADER = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
 
@@ -78,7 +78,7 @@ def _run_app(*argv: str) -> int:
     try:
         nbgrader_main(*argv)
     except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        return exit_code(exit_)
     except Exception:
         traceback.print_exc()
         return 1

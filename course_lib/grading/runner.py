@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 
+
 @dataclass(frozen=True)
 class Finished:
     """How a child ended: its exit code and the CPU seconds it (and its kernel) used."""
