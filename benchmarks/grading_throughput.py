@@ -164,7 +164,7 @@ def main() -> None:
               f"{summary['wall_seconds']:.1f} s, the rest is Python start-up and imports")
         print(f"  graded {len(summary['graded'])}, errors {len(summary['errors'])}, "
               f"not recorded {len(summary['lost'])}")
-        print(f"  CPU of the tasks (nbgrader children + kernels): {summary['phases']['tasks cpu']:.1f} s "
+        print(f"  CPU of the forked nbgrader children (kernels not counted): {summary['phases']['tasks cpu']:.1f} s "
               f"({summary['phases']['tasks cpu'] / len(klass):.2f} s/submission)")
         print("  phases: " + ", ".join(f"{name} {seconds:.1f} s"
                                        for name, seconds in summary["phases"].items()))

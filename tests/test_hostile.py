@@ -80,6 +80,24 @@ def _params():
     return [c.student for c in corpus.cases(nbformat.from_dict(release))]
 
 
+def test_kernel_is_killed_once_graded_so_student_exit_hooks_never_run(course, tmp_path):
+    """The grade is in when the last cell has run: the kernel is killed, not asked to exit,
+    so an atexit hook planted by student code neither runs nor delays the next submission."""
+    import nbformat
+
+    root, _release, _cases = course
+    notebook = nbformat.read(root / "corpus" / f"honest_attempt_{NAME}.ipynb", as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(
+        "import atexit, pathlib\n"
+        "atexit.register(lambda: pathlib.Path('exit-hook-ran').write_text('the kernel exited'))"))
+    submission = tmp_path / f"exithook_attempt_{NAME}.ipynb"
+    nbformat.write(notebook, submission)
+    scores, _messages, log = direct.grade_one(root / "course", tmp_path / "scratch", "exithook",
+                                              submission, NAME, True, _limits())
+    assert scores and all(v > 0 for k, v in scores.items() if k.startswith("test")), log[-3000:]
+    assert not list((tmp_path / "scratch").rglob("exit-hook-ran"))
+
+
 @pytest.mark.parametrize("student", _params())
 def test_corpus_case_scored_as_expected(graded, student):
     """Each case: a score on every test, none on its targets, full marks elsewhere, a message."""

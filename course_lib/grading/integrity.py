@@ -12,8 +12,9 @@ Two replacements for nbgrader's own steps, switched on by the config lines that
   per-notebook time limits with messages naming the cell; an output cap per cell; a dead,
   killed or unresponsive kernel fails every test that had not run, with a message, instead
   of aborting the notebook (nbgrader would then record no grades, or keep stale ones);
-  and around every test cell it asks the kernel's guard (``kernel_launcher``) to restore
-  the pristine test environment first and to forget the test's source afterwards.
+  around every test cell it asks the kernel's guard (``kernel_launcher``) to restore
+  the pristine test environment first and to forget the test's source afterwards; and
+  once the last cell has run it kills the kernel rather than asking it to exit.
 
 Messages also go to nbgrader's log and, one JSON object a line, to the file named by the
 ``RNN_COURSE_SANDBOX_REPORT`` environment variable, where the grading worker collects them.
@@ -33,7 +34,7 @@ from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbformat import from_dict
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Integer, default
 
 REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
 GUARD = "__import__('sys').modules['_rnn_course_guard']"
@@ -201,6 +202,16 @@ class SandboxedExecute(Execute):
     max_output_bytes = Integer(1_000_000, help="Output kept per cell.").tag(config=True)
     memory_bytes = Integer(2 * 1024**3, help="The kernel's memory limit, for messages.").tag(
         config=True)
+
+    @default("shutdown_kernel")
+    def _kill_when_done(self) -> str:
+        """Kill the kernel once the outputs are in, instead of asking it to exit.
+
+        A graceful exit (ipykernel's shutdown, then Python tearing torch down) keeps the
+        worker waiting ~0.6 s per submission for nothing the grade needs; and atexit hooks
+        of student code get no chance to run.
+        """
+        return "immediate"
 
     def preprocess(self, nb, resources=None, km=None):
         """Run every cell; whatever happens to the kernel, every test ends with a grade."""

@@ -108,7 +108,8 @@ class GradingResult:
     notebooks: tuple[NotebookResult, ...]
     log: str
     seconds: float
-    #: CPU seconds of the nbgrader children and their kernels (not the worker's own)
+    #: CPU seconds of the forked nbgrader children; not the worker's own, and not the kernels':
+    #: a kernel in bwrap's own pid namespace never reaches the child's rusage (measured)
     cpu_seconds: float = 0.0
 
     def __post_init__(self) -> None:
