@@ -20,3 +20,12 @@ it needs nbgrader and Dask. One concept per module:
 - ``export``         nbgrader's grades CSV, a per-test breakdown CSV, a histogram
 - ``nbgrader_api``   nbgrader's Python API, in-process, for the client's once-per-run steps
 """
+
+import sys
+
+# nbformat (hence nbgrader) imports jsonschema, which imports the optional ``rfc3987_syntax``
+# when it is installed (jupyter-events pulls it in) to check the "iri" string format; that
+# module compiles 38 lark grammars at import: about 1 s of CPU in every process. Nothing in
+# grading validates IRIs, so the processes of this package (the CLI, the fork hosts, the
+# Dask workers) mark it absent and jsonschema goes on without that one format check.
+sys.modules.setdefault("rfc3987_syntax", None)

@@ -6,7 +6,8 @@ to it over stdin/stdout, one JSON line each way:
 - request: ``{"target": "module:function", "args": [...], "cwd": ..., "log": ..., "env": {...}}``
 - replies: ``{"pid": <child pid>}`` at once, then ``{"exit": <code>, "cpu": <seconds>}``
   when the child ends (a negative code is the signal that killed it; ``cpu`` is the
-  user + system time of the child and everything it waited for, its kernel included).
+  user + system time of the child and everything it waited for: not a kernel in
+  bwrap's own pid namespace, whose time never reaches its parent's rusage).
 
 The child works in ``cwd`` with ``env`` added to the environment, its stdout and
 stderr appended to ``log``, and calls the target: returning gives exit code 0,
