@@ -280,3 +280,10 @@ def test_submission_past_the_hard_deadline_is_stopped_scored_zero_and_reported(t
     scores = {cell: values[1] for (student, cell), values in recorded_scores(course).items()
               if student == "slow" and cell != "late penalty"}
     assert scores and all(not score for score in scores.values()), scores
+
+
+def test_grading_processes_skip_the_slow_optional_iri_checker():
+    """The CLI, fork hosts and workers import nbgrader without jsonschema's rfc3987_syntax (~1 s each)."""
+    code = ("import sys, course_lib.grading, nbgrader.api; "
+            "assert 'jsonschema' in sys.modules and sys.modules.get('rfc3987_syntax', 0) is None")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
