@@ -127,7 +127,7 @@ def test_broken_submission_gets_a_score_and_a_message_while_the_rest_is_graded(g
             if student == "dave" and cell != "late penalty"]
     assert len(dave) == 4 and sum(dave) == 0
     page = (graded / "feedback" / "dave" / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.html").read_text()
-    assert "could not be graded" in page and "JSON" in page
+    assert "could not grade this submission" in page and "JSON" in page
 
 
 def test_late_policy_takes_its_percentage_per_started_day(graded):
@@ -287,3 +287,21 @@ def test_grading_processes_skip_the_slow_optional_iri_checker():
     code = ("import sys, course_lib.grading, nbgrader.api; "
             "assert 'jsonschema' in sys.modules and sys.modules.get('rfc3987_syntax', 0) is None")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_feedback_that_cannot_be_rendered_keeps_the_scores_and_says_why(tmp_path):
+    # a template nbconvert cannot find breaks generate_feedback and nothing else
+    course = toy.write_course(tmp_path / "course")
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("c.HTMLExporter.template_name = 'no-such-template'\n")
+    export = toy.write_submitted_tree(tmp_path / "submitted", {"ann": toy.submission(toy.CORRECT)},
+                                      {"ann": ON_TIME})
+    run = rnn_course(course, "grade", toy.ASSIGNMENT, str(export), "--workers", "1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    message = summary(course)["errors"]["ann"]
+    assert message.startswith("nbgrader could not render feedback") and "no-such-template" in message
+    scores = {cell: values[0] for (student, cell), values in recorded_scores(course).items()
+              if cell.startswith("test")}
+    assert scores == {"test_squares": 2.0, "test_squares_hidden": 3.0, "test_mean": 1.0}
+    page = (course / "feedback" / "ann" / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.html").read_text()
+    assert "could not render feedback" in page

@@ -5,7 +5,7 @@
 - ``breakdown.csv`` — one row per student who submitted this assignment, one
   column per graded cell (``grade_id``, prefixed by ``<notebook>:`` when the
   assignment has several notebooks), then late penalty, score, max score, and
-  whether the submission is flagged (it could not be graded automatically).
+  whether the submission is flagged (grading or its feedback page failed).
 - ``histogram.png`` — the class's scores for this assignment.
 """
 

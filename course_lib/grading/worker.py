@@ -160,12 +160,12 @@ def _notebook_result(scratch: Path, assignment: str, student: str, name: str,
 
 
 def error_page(student: str, assignment: str, notebook: str, message: str) -> bytes:
-    """A feedback page for a notebook that could not be graded."""
+    """The feedback page of a notebook that could not be graded, or whose feedback could not be rendered."""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(notebook)}</title></head><body>\n"
         f"<h4>{html.escape(notebook)} ({html.escape(assignment)}, {html.escape(student)})</h4>\n"
-        "<p>This notebook could not be graded automatically:</p>\n"
+        "<p>Something went wrong while this notebook was graded automatically:</p>\n"
         f"<pre>{html.escape(message)}</pre>\n"
         "<p>Your instructor has been told and will look at it.</p>\n</body></html>\n"
     ).encode()
