@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from time import monotonic
 from uuid import uuid4
 
@@ -209,7 +210,9 @@ class SandboxedExecute(Execute):
 
         A graceful exit (ipykernel's shutdown, then Python tearing torch down) keeps the
         worker waiting ~0.6 s per submission for nothing the grade needs; and atexit hooks
-        of student code get no chance to run.
+        of student code get no chance to run. ``_kill_kernel`` kills it as soon as the last
+        cell has run; this default makes nbclient's own clean-up do the same on every
+        other way out (a cell raised, the kernel died or never started).
         """
         return "immediate"
 
@@ -233,6 +236,7 @@ class SandboxedExecute(Execute):
                         stopped = self._run(cell, index, resources)
                     elif is_test(cell):
                         cell.outputs = [error_output("NotRun", f"test not run: {stopped}")]
+                self._kill_kernel()
         except DeadKernelError:
             stopped = stopped or "the kernel died"
         except Exception as error:  # the kernel never started: no test may pass
@@ -299,6 +303,21 @@ class SandboxedExecute(Execute):
                               f"output cut at {self.max_output_bytes / 1e6:g} MB", self.log)
         return None
 
+    def _kernel_process(self):
+        """The kernel's ``Popen`` (jupyter_client's local provisioner), or None."""
+        return getattr(getattr(self.km, "provisioner", None), "process", None)
+
+    def _kill_kernel(self) -> None:
+        """Kill the kernel and reap it at once (jupyter_client polls for its end every 0.1 s)."""
+        process = self._kernel_process()
+        if process is None or process.poll() is not None:
+            return
+        run_sync(self.km.provisioner.kill)()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # the cleanup after this tries again
+            pass
+
     def _get_timeout(self, cell):
         return getattr(self, "_cell_timeout", None) or super()._get_timeout(cell)
 
@@ -310,7 +329,7 @@ class SandboxedExecute(Execute):
         return bool(reply) and reply["content"]["status"] == "ok"
 
     def _exit_status(self) -> str:
-        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        process = self._kernel_process()
         code = process.poll() if process is not None else None
         if code is None:
             return ""
