@@ -82,7 +82,7 @@ def _params():
 
 def test_kernel_is_killed_once_graded_so_student_exit_hooks_never_run(course, tmp_path):
     """The grade is in when the last cell has run: the kernel is killed, not asked to exit,
-    so an atexit hook planted by student code neither runs nor delays the next submission."""
+    so an atexit hook planted by student code never runs."""
     import nbformat
 
     root, _release, _cases = course

@@ -160,7 +160,7 @@ def _notebook_result(scratch: Path, assignment: str, student: str, name: str,
 
 
 def error_page(student: str, assignment: str, notebook: str, message: str) -> bytes:
-    """The feedback page of a notebook that could not be graded, or whose feedback could not be rendered."""
+    """The feedback page of a notebook whose grading, or whose feedback page, failed."""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(notebook)}</title></head><body>\n"
