@@ -284,7 +284,7 @@ class SandboxedExecute(Execute):
                        "kernel stopped")
             cell.outputs.append(error_output("Timeout", message))
             report(resources, message, self.log)
-            run_sync(self.km.shutdown_kernel)(now=True)
+            self._kill_kernel()
             return message
         for output in cell.outputs:
             if output.output_type != "error":
