@@ -6,6 +6,11 @@ course_lib.lstm_manual. float32, 2 threads, one layer, same weights (load_state_
 Medians over interleaved repetitions (each round times every model once, so drifting machine
 load hits all of them alike). The last line is ``ratio_fwd_bwd=<manual / torch at B32 T64 H128>``.
 
+One more row, "its matmuls alone", times only the matrix products the manual backend issues
+(the input projection, one addmm per step each way, the three weight/input-gradient products)
+and nothing else: a floor for any LSTM built from torch's public float32 matmuls, measured in
+the same run as the ratio it bounds.
+
     python benchmarks/lstm_vs_torch.py
 """
 
@@ -34,6 +39,30 @@ def _timers(model: torch.nn.Module, x: torch.Tensor):
     return forward, forward_backward
 
 
+def _matmul_floor(B: int, T: int, I: int, H: int):
+    """The matmuls of course_lib.lstm_manual at this size, with nothing between them."""
+    x = torch.randn(T * B, I)
+    w_ih, w_hh = torch.randn(4 * H, I), torch.randn(4 * H, H)
+    gates, dgates = torch.randn(T, B, 4 * H), torch.randn(T, B, 4 * H)
+    hs, grad_output, dh = torch.randn(T + 1, B, H), torch.randn(T, B, H), torch.empty(B, H)
+
+    def forward() -> None:
+        torch.mm(x, w_ih.t(), out=gates.view(T * B, 4 * H))  # (T*B, 4H) input projection
+        for t in range(T):
+            gates[t].addmm_(hs[t], w_hh.t())  # (B, 4H) recurrent term of step t
+
+    def forward_backward() -> None:
+        forward()
+        for t in range(T - 1, 0, -1):
+            torch.addmm(grad_output[t - 1], dgates[t], w_hh, out=dh)  # (B, H) δh_{t-1}
+        flat = dgates.view(T * B, 4 * H)  # (T*B, 4H)
+        torch.mm(flat, w_ih)  # (T*B, I) ∇x
+        torch.mm(flat.t(), x)  # (4H, I) ∇W_ih
+        torch.mm(flat.t(), hs[:-1].reshape(T * B, H))  # (4H, H) ∇W_hh
+
+    return forward, forward_backward
+
+
 def _median_ms(timers: dict, rounds: int) -> dict:
     samples = {name: [] for name in timers}
     for _ in range(rounds):
@@ -57,13 +86,15 @@ def run_size(B: int, T: int, I: int, H: int) -> dict:
         forward, forward_backward = _timers(model, x)
         timers[(name, "fwd")] = forward
         timers[(name, "fwd+bwd")] = forward_backward
+    floor = "  its matmuls alone"
+    timers[(floor, "fwd")], timers[(floor, "fwd+bwd")] = _matmul_floor(B, T, I, H)
     for fn in timers.values():
         for _ in range(WARMUP):
             fn()
     ms = _median_ms(timers, ROUNDS)
     print(f"\nB={B} T={T} I={I} H={H} float32, {torch.get_num_threads()} threads, "
           f"median of {ROUNDS} (ms, ratio to torch)")
-    for name in models:
+    for name in [*models, floor]:
         fwd, fb = ms[(name, "fwd")], ms[(name, "fwd+bwd")]
         t_fwd, t_fb = ms[("torch.nn.LSTM", "fwd")], ms[("torch.nn.LSTM", "fwd+bwd")]
         print(f"  {name:20s} fwd {fwd:8.2f} ({fwd / t_fwd:4.2f}x)   "

@@ -37,8 +37,13 @@ each, T=64 steps). ``benchmarks/lstm_vs_torch.py`` measures all of it.
 Tried and not kept: routing the four matmuls outside the loop through oneDNN's matmul
 (``torch.ops.mkldnn._linear_pointwise``, ~450 GFLOP/s here) moved B=32 from 2.5x to 2.4x torch
 (forward of the larger size from 1.45x to 1.2x), for a private operator and weight gradients
-twice as far from the float64 truth. Per-step work, not FLOPs, bounds the small size: a fused
-kernel per step (what oneDNN's RNN primitive is) is the only way to the remaining factor.
+twice as far from the float64 truth. ``torch.compile`` of the forward's step loop (inductor,
+C++ wrapper) ran that loop in ~2.95 ms against ~3.7 ms eager, still ~1.7x torch's forward with
+the projection, for ~20 s of compilation per input shape and a C++ compiler on every student's
+machine. The matmuls are the floor: ``benchmarks/lstm_vs_torch.py`` times them alone ("its
+matmuls alone", ~1.4-1.6x torch's forward and ~1.6-1.8x its forward+backward here), so no
+arrangement of torch's public float32 ops around them gets to 1.2x on this CPU; a faster GEMM
+(oneDNN's, as inside torch's fused RNN kernel) would have to come first.
 """
 
 import torch
