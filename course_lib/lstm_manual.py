@@ -127,7 +127,9 @@ class _ManualLSTM(torch.autograd.Function):
         H = w_hh.shape[1]
 
         # Local derivatives of every step at once (vectorised over T, outside the loop):
-        # k[..., gate] multiplies δh_t (for o) or δc_t (for i, f, g) to give δa_gate.
+        # k[..., gate] multiplies δh_t (for o) or δc_t (for i, f, g) to give δa_gate. The loop
+        # then turns k into δa_t in place, so the backward fills one (T, B, 4H) buffer, not two
+        # (each fresh buffer costs its first-touch page faults again in every backward).
         o, i, f, g = (gates[..., j * H : (j + 1) * H] for j in range(4))
         k = torch.empty_like(gates)  # (T, B, 4H) in (o, i, f, g)
         sig = gates[..., : 3 * H]  # (T, B, 3H) o, i, f
@@ -140,25 +142,23 @@ class _ManualLSTM(torch.autograd.Function):
         dc_from_h = torch.mul(tanh_c, tanh_c).mul_(o)  # (T, B, H) o tanh²(c_t)
         torch.sub(o, dc_from_h, out=dc_from_h)  # o (1 - tanh²(c_t))
 
-        dgates = torch.empty_like(gates)  # (T, B, 4H) δa_t in (o, i, f, g)
         dh = grad_output[T - 1] + grad_hn  # (B, H)
         dc = grad_cn.clone()  # (B, H)
         dc_rows = dc.unsqueeze(1)  # (B, 1, H) a view that follows dc's in-place updates
-        step_dgates = dgates.unbind(0)
-        d_o = dgates[..., :H].unbind(0)
-        d_ifg = dgates[..., H:].unflatten(-1, (3, H)).unbind(0)  # (B, 3, H) per step
-        k_o = k[..., :H].unbind(0)
-        k_ifg = k[..., H:].unflatten(-1, (3, H)).unbind(0)
+        step_k = k.unbind(0)
+        d_o = k[..., :H].unbind(0)  # k_o, becomes δa_o
+        d_ifg = k[..., H:].unflatten(-1, (3, H)).unbind(0)  # (B, 3, H) k_ifg, becomes δa_ifg
         k_c, f_t, g_out = dc_from_h.unbind(0), f.unbind(0), grad_output.unbind(0)
         for t in range(T - 1, -1, -1):
-            torch.mul(dh, k_o[t], out=d_o[t])  # (B, H) δa_o
             dc.addcmul_(dh, k_c[t])  # (B, H) δc_t
-            torch.mul(k_ifg[t], dc_rows, out=d_ifg[t])  # (B, 3, H) δa_i, δa_f, δa_g
+            d_o[t].mul_(dh)  # (B, H) δa_o
+            d_ifg[t].mul_(dc_rows)  # (B, 3, H) δa_i, δa_f, δa_g
             dc.mul_(f_t[t])  # (B, H) δc flowing to c_{t-1}
             if t > 0:
-                torch.addmm(g_out[t - 1], step_dgates[t], w_hh, out=dh)  # (B, H) δh_{t-1}
+                torch.addmm(g_out[t - 1], step_k[t], w_hh, out=dh)  # (B, H) δh_{t-1}
             else:
-                dh = torch.mm(step_dgates[0], w_hh)  # (B, H) δh0
+                dh = torch.mm(step_k[0], w_hh)  # (B, H) δh0
+        dgates = k  # (T, B, 4H) δa_t in (o, i, f, g)
 
         back = _ifgo_order(H, x.device)
         dgates_flat = dgates.view(T * B, 4 * H)  # (T*B, 4H)
