@@ -128,7 +128,7 @@ def lstm_forward(
     bias_ih: torch.Tensor | None = None,
     bias_hh: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-    """Forward pass of an LSTM over a sequence, one gate at a time, torch's layout (lecture 4).
+    """Forward pass of an LSTM over a sequence, one gate at a time, torch's layout (lecture 5).
 
         i_t = σ(W_ii x_t + W_hi h_{t-1} + b_i)    f_t = σ(W_if x_t + W_hf h_{t-1} + b_f)
         g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)  o_t = σ(W_io x_t + W_ho h_{t-1} + b_o)
@@ -180,7 +180,7 @@ def lstm_backward(
     grad_h_n: torch.Tensor | None = None,
     grad_c_n: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor | None]:
-    """BPTT for ``lstm_forward`` without autograd, through the gates and the cell (lecture 4).
+    """BPTT for ``lstm_forward`` without autograd, through the gates and the cell (lecture 5).
 
     Going backwards from t = T-1, with δh_t = ∂L/∂h_t and δc_t = ∂L/∂c_t:
 
@@ -191,7 +191,7 @@ def lstm_backward(
         ∇W_ih = Σ_t δa_t x_t^T     ∇W_hh = Σ_t δa_t h_{t-1}^T     ∇b = Σ_t δa_t
 
     The cell state's own path, δc_{t-1} = f_t ⊙ δc_t, is additive: no weight matrix and no
-    squashing derivative, only the forget gate (lecture 4's argument for why LSTMs vanish
+    squashing derivative, only the forget gate (lecture 5's argument for why LSTMs vanish
     more slowly).
 
     Args:

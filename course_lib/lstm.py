@@ -13,7 +13,7 @@ Serves lecture 5 (long short-term memory). One step, with torch's gate order i, 
 The four W_i* blocks are stacked, in that order, into one ``weight_ih`` (4H, H_in), and the
 four W_h* blocks into one ``weight_hh`` (4H, H_out), so a single matmul computes all gates.
 ``LSTM(..., backend="manual")`` runs each layer with ``course_lib.lstm_manual.lstm_layer``,
-whose backward pass is backpropagation through time written by hand (lecture 4).
+whose backward pass is backpropagation through time written by hand (lecture 5).
 """
 
 from typing import Optional, Union

@@ -1,4 +1,4 @@
-"""An LSTM layer whose backward pass is hand-written BPTT (lecture 4, "BPTT by hand").
+"""An LSTM layer whose backward pass is hand-written BPTT (lecture 5, "by hand").
 
 ``lstm_layer`` runs one direction of one LSTM layer over a dense (T, B, I) input with
 torch's weight layout (``weight_ih`` (4H, I), gates i, f, g, o) and torch's equations
@@ -187,7 +187,7 @@ def lstm_layer(
     bias_ih: torch.Tensor | None = None,
     bias_hh: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One direction of one LSTM layer with hand-written BPTT as its backward (lecture 4).
+    """One direction of one LSTM layer with hand-written BPTT as its backward (lecture 5).
 
     Args:
         x: input, (T, B, I).
