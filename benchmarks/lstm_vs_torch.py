@@ -55,6 +55,7 @@ def _matmul_floor(B: int, T: int, I: int, H: int):
         forward()
         for t in range(T - 1, 0, -1):
             torch.addmm(grad_output[t - 1], dgates[t], w_hh, out=dh)  # (B, H) δh_{t-1}
+        torch.mm(dgates[0], w_hh)  # (B, H) δh0
         flat = dgates.view(T * B, 4 * H)  # (T*B, 4H)
         torch.mm(flat, w_ih)  # (T*B, I) ∇x
         torch.mm(flat.t(), x)  # (4H, I) ∇W_ih

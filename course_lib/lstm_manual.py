@@ -1,4 +1,4 @@
-"""An LSTM layer whose backward pass is hand-written BPTT (lecture 5, "by hand").
+"""An LSTM layer whose backward pass is hand-written BPTT (lecture 5).
 
 ``lstm_layer`` runs one direction of one LSTM layer over a dense (T, B, I) input with
 torch's weight layout (``weight_ih`` (4H, I), gates i, f, g, o) and torch's equations
