@@ -12,9 +12,11 @@ Module map (one concept per file):
 - ``embedding``    ``one_hot``, ``Embedding``                        (lecture 7)
 - ``packing``      ``pad_sequence``, ``pack_padded_sequence``, ...   (lecture 7)
 - ``data``         offline datasets and a padding collate function
-- ``rnn``, ``lstm``, ``gru``   cells and layers equal to ``torch.nn``    (lectures 2, 5, 6)
+- ``rnn``          ``RNNCell``, ``RNN`` equal to ``torch.nn``'s          (lecture 2)
+- ``lstm``         ``LSTMCell``, ``LSTM`` equal to ``torch.nn``'s        (lecture 5)
+- ``gru``          ``GRUCell``, ``GRU`` equal to ``torch.nn``'s          (lecture 6)
 - ``recurrent``    the multi-layer / bidirectional / packed driver they share
-- ``lstm_manual``  an LSTM layer whose backward is hand-written BPTT   (lecture 4)
+- ``lstm_manual``  an LSTM layer whose backward is hand-written BPTT   (lecture 5)
 - ``bptt``         manual BPTT, gradient check, truncated BPTT          (lecture 4)
 - ``clipping``     ``clip_grad_norm_``, ``clip_grad_value_``           (lecture 4)
 - ``diagnostics``  vanishing / exploding gradient measurements          (lecture 4)

@@ -240,7 +240,9 @@ def lstm_backward(
 def numerical_gradient(
     f: Callable[[torch.Tensor], torch.Tensor | float], x: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
-    """Central-difference gradient of a scalar function (lecture 4).
+    """Central-difference gradient of a scalar function.
+
+    ``gradient_check`` (lecture 4) compares autograd's gradient with it.
 
     ∂f/∂x_j ≈ (f(x + ε e_j) - f(x - ε e_j)) / 2ε for every entry j.
 

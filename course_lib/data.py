@@ -4,12 +4,13 @@ Everything here is generated from a seed or read from the small files shipped in
 ``course_lib/datasets/``; nothing is downloaded. Each generator is fast enough
 for a 2-core laptop.
 
-- :func:`toy_sentences`: the three sentences of lectures 1 and 7.
+- :func:`toy_sentences`: the slides' three sentences with their labels (lecture 7).
 - :func:`order_sentiment`: sentiment where only word order decides the label (lecture 7).
 - :func:`char_corpus`, :class:`CharLMDataset`: public-domain text for character language models (lecture 8).
 - :func:`names_by_origin`, :class:`NamesDataset`: surname -> origin, the character-level classifier (lecture 9).
-- :class:`AddingTask`, :class:`CopyTask`: long-range memory tasks, LSTM vs plain RNN (lectures 5, 6).
-- :func:`sine_series`, :class:`SineForecast`: a seasonal series for one-step forecasting (lecture 3).
+- :class:`AddingTask`: the adding problem, a long-range memory task, RNN vs GRU vs LSTM (lecture 6).
+- :class:`CopyTask`: the copy task, another long-range memory task (no lecture uses it).
+- :func:`sine_series`, :class:`SineForecast`: a seasonal series for one-step forecasting (lecture 10).
 - :func:`pad_collate`: a ``DataLoader`` ``collate_fn`` that pads and returns lengths.
 """
 

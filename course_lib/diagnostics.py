@@ -34,7 +34,9 @@ def largest_singular_value(W: torch.Tensor) -> float:
 
 
 def hidden_gradient_norms(loss: torch.Tensor, hidden_states: Sequence[torch.Tensor]) -> torch.Tensor:
-    """‖∂L/∂h_k‖ for every hidden state h_k in ``hidden_states`` (lecture 4).
+    """‖∂L/∂h_k‖ for every hidden state h_k in ``hidden_states``.
+
+    ``plot_gradient_norms`` (lecture 4) draws these norms.
 
     ``hidden_states`` are tensors of the graph that produced ``loss`` (e.g. the list
     ``cache["h"]`` from ``rnn_forward``/``lstm_forward``, or states collected in a loop).

@@ -9,7 +9,7 @@
   ``x_1 .. x_T -> x_{T+1}``.
 
 Every recurrent layer is built from ``course_lib`` (``backend="course_lib"``, the
-default: the from-scratch LSTM/GRU/RNN of lectures 2, 5 and 6) or from
+default: the from-scratch ``RNN``/``LSTM``/``GRU`` of lectures 2, 5 and 6) or from
 ``torch.nn`` (``backend="torch"``, faster). Both have the same parameter names,
 so one ``state_dict`` loads into either and they give the same numbers.
 """
@@ -261,7 +261,9 @@ class Forecaster(nn.Module):
 
 
 def sliding_windows(series: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut a series ``(N,)`` or ``(N, F)`` into one-step examples (lecture 10).
+    """Cut a series ``(N,)`` or ``(N, F)`` into one-step examples.
+
+    They are the windows ``SineForecast`` (lecture 10) holds.
 
     Returns inputs ``X[i] = series[i : i+width]`` of shape ``(N-width, width, F)``
     and targets ``y[i] = series[i+width]`` of shape ``(N-width, F)``.

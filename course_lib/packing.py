@@ -255,7 +255,10 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list[torch.Tensor]:
 
 
 class PackingCost(NamedTuple):
-    """Multiply-adds of one dot product per time step, padded vs packed (lecture 7 slide)."""
+    """Multiply-adds of one dot product per time step, padded vs packed.
+
+    What ``packing_multiplications`` returns (lecture 7).
+    """
 
     padded_multiplications: int
     packed_multiplications: int

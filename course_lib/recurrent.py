@@ -1,7 +1,12 @@
 """What RNN, LSTM and GRU share: parameters, validation, and the loop over layers and time.
 
-Serves lecture 2 ("weight matrices in an RNN"), lecture 5 (stacked and bidirectional RNNs) and
-lecture 7 (packed sequences). Mirrors ``torch.nn.RNNBase`` / ``torch.nn.RNNCellBase``.
+The lectures that show what it adds to a single cell:
+
+- lecture 2, the weight matrices of an RNN, listed by ``parameter_table``;
+- lecture 6, stacked and bidirectional layers (``GRU(..., num_layers=2, bidirectional=True)``);
+- lecture 7, ``PackedSequence`` input.
+
+Mirrors ``torch.nn.RNNBase`` / ``torch.nn.RNNCellBase``.
 
 A recurrent layer applies one *cell step* at every time step t = 1 .. T:
 

@@ -1,7 +1,7 @@
 """Text to numbers: tokenisers, a vocabulary, and the bag-of-words design matrix.
 
-Lecture 1 ("Modelling text") turns sentences into a bag-of-words design matrix;
-lecture 7 ("Many-to-one word RNNs") builds a vocabulary with ``<unk>`` and
+Lecture 1 ("Modelling text") turns sentences into a design matrix with ``bag_of_words``;
+lecture 7 ("Word-level many-to-one RNNs") builds a ``Vocab`` with ``<unk>`` and
 ``<pad>`` and turns each sentence into a padded sequence of indices. Both worked
 examples of the slides come out of this file exactly::
 
@@ -56,7 +56,11 @@ def word_tokenize(text: str, lower: bool = True) -> list[str]:
 
 
 def char_tokenize(text: str) -> list[str]:
-    """Split ``text`` into characters, the tokens of the character-level RNNs (lectures 8, 9)."""
+    """Split ``text`` into characters: the tokens of ``Vocab(tokenizer="char")``.
+
+    The character-level data sets build such a vocabulary: ``CharLMDataset`` (lecture 8) and
+    ``NamesDataset`` (lecture 9).
+    """
     return list(_check_text(text, "text"))
 
 

@@ -1,4 +1,4 @@
-"""Training and evaluation helpers shared by lectures 7-10 and the assignments.
+"""Training and evaluation helpers shared by lectures 6-10 and the assignments.
 
 One small training loop (:func:`train`) serves every model of the course, because
 every batch follows one convention: ``(*inputs, target)``. The loop calls
@@ -105,7 +105,8 @@ def train(
     Each batch is ``(*inputs, target)``: the loop computes
     ``loss_fn(model(*inputs), target)`` (see the module docstring for tuples and
     sequence outputs), back-propagates, clips the global gradient norm to ``clip``
-    if given (lecture 4: ``g <- clip * g / ||g||`` when ``||g|| > clip``) and takes
+    if given (``clip_grad_norm_`` of lecture 4: ``g <- clip * g / ||g||`` when
+    ``||g|| > clip``) and takes
     an optimizer step. The model is moved to ``device`` (default: CUDA if
     available, else CPU) and left in training mode.
 
