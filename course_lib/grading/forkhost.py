@@ -29,7 +29,7 @@ import sys
 import traceback
 
 #: imported once here, inherited by every child
-PRELOAD = ("course_lib.grading.nbgrader_child",)
+PRELOAD = ("course_lib.grading.nbgrader_child", "course_lib.grading.integrity")
 
 
 def main() -> None:

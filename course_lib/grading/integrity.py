@@ -8,12 +8,14 @@ Two replacements for nbgrader's own steps, switched on by the config lines that
   whatever the student did to it: deleted, duplicated, moved, edited, re-typed. Each
   repair is reported ("test cell `x` edited: original restored") and shown to the student
   as a note cell right above the restored cell.
-- ``SandboxedExecute`` (autograde step, a subclass of nbgrader's ``Execute``): per-cell and
-  per-notebook time limits with messages naming the cell; an output cap per cell; a dead,
-  killed or unresponsive kernel fails every test that had not run, with a message, instead
-  of aborting the notebook (nbgrader would then record no grades, or keep stale ones);
-  around every test cell it asks the kernel's guard (``kernel_launcher``) to restore
-  the pristine test environment first and to forget the test's source afterwards; and
+- ``SandboxedExecute`` (autograde step, a subclass of nbgrader's ``Execute``): the student's
+  cells and the instructor's set-up cells run in the sandboxed kernel (the *executor*); every
+  test cell runs in this process instead (the *judge*, ``judge.py``), which never runs student
+  code and reaches the student's functions only through data (``wire.py``). Instructor cells
+  run here as well, so tests see the instructor's names. Per-cell and per-notebook time
+  limits with messages naming the cell; an output cap per cell; a dead, killed or
+  unresponsive kernel fails every test that had not run, with a message, instead of
+  aborting the notebook (nbgrader would then record no grades, or keep stale ones); and
   once the last cell has run it kills the kernel rather than asking it to exit.
 
 Messages also go to nbgrader's log and, one JSON object a line, to the file named by the
@@ -24,7 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import socket
 import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
 from time import monotonic
 from uuid import uuid4
 
@@ -37,8 +44,11 @@ from nbformat import from_dict
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Integer, default
 
+from course_lib.grading import wire
+from course_lib.grading.judge import EXECUTOR_ONLY, Judge
+
 REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
-GUARD = "__import__('sys').modules['_rnn_course_guard']"
+SERVE = "__import__('course_lib.grading.executor', fromlist=['serve']).serve({path!r})"
 PROCESS_ERRORS = ("Resource temporarily unavailable", "can't start new thread")
 MEMORY_ERRORS = ("MemoryError", "can't allocate memory", "Cannot allocate memory",
                  "DefaultCPUAllocator", "std::bad_alloc", "out of memory")
@@ -65,6 +75,12 @@ def cell_name(cells: list[NotebookNode], index: int) -> str:
         return f"`{grade_id(cells[index])}`"
     earlier = next((grade_id(c) for c in reversed(cells[:index]) if grade_id(c)), None)
     return f"#{index + 1}" + (f" (after `{earlier}`)" if earlier else "")
+
+
+def is_instructor(cell: NotebookNode) -> bool:
+    """A locked code cell the instructor wrote that is neither an answer nor a test."""
+    return (cell.cell_type == "code" and utils.is_locked(cell) and not utils.is_solution(cell)
+            and not utils.is_grade(cell))
 
 
 def is_test(cell: NotebookNode) -> bool:
@@ -197,7 +213,7 @@ class RestoreTestCells(NbGraderPreprocessor):
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute with limits, messages, a guard around tests and no lost grades."""
+    """nbgrader's Execute with limits and messages, tests run by the judge, no lost grades."""
 
     notebook_timeout = Integer(600, help="Seconds for the whole notebook.").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="Output kept per cell.").tag(config=True)
@@ -225,10 +241,11 @@ class SandboxedExecute(Execute):
         self._check_assign_resources(resources)
         self._deadline = monotonic() + self.notebook_timeout
         self._out_bytes: dict[int, int] = {}
+        self.judge = Judge()
         stopped: str | None = None
         index = 0
         try:
-            with self.setup_kernel():
+            with self.setup_kernel(), self._listening():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 for index, cell in enumerate(self.nb.cells):
@@ -260,20 +277,28 @@ class SandboxedExecute(Execute):
             report(resources, message, self.log)
             return message
         limit = int(min(self.timeout or remaining, remaining))
+        if is_test(cell):
+            return self._judge_cell(cell, name, limit, resources, test=True)
+        stopped = self._execute(cell, index, name, limit, resources)
+        if not is_instructor(cell):
+            self.judge.saw_student_cell(cell.source)
+        elif stopped is None:
+            executor_too = not cell.source.lstrip().startswith(EXECUTOR_ONLY)
+            before = dict(self.judge.namespace)
+            if executor_too:
+                stopped = self._judge_cell(cell, name, limit, resources, test=False)
+            self.judge.ran_instructor_cell(cell.source, before, executor_too)
+        return stopped
+
+    def _execute(self, cell: NotebookNode, index: int, name: str, limit: int,
+                 resources: dict) -> str | None:
+        """Run one cell in the executor (the sandboxed kernel), as nbgrader would."""
         self._cell_timeout = limit
         self.error_on_timeout = {"ename": "Timeout",
                                  "evalue": f"timed out after {limit} s in cell {name}",
                                  "traceback": [f"Timeout: timed out after {limit} s in cell {name}"]}
-        test = is_test(cell)
         try:
-            if test and not self._guard("before_test()"):
-                message = "the test environment was tampered with (the grader's guard is gone)"
-                cell.outputs = [error_output("Tampered", f"test not run: {message}")]
-                report(resources, f"{message}, before test cell {name}", self.log)
-                return None
             self.preprocess_cell(cell, resources, index)
-            if test:
-                self._guard(f"after_test({cell.get('execution_count') or -1})")
         except DeadKernelError:
             message = f"the kernel died in cell {name}{self._exit_status()}"
             cell.outputs.append(error_output("KernelDied", message))
@@ -303,6 +328,120 @@ class SandboxedExecute(Execute):
                               f"output cut at {self.max_output_bytes / 1e6:g} MB", self.log)
         return None
 
+    # ------------------------------------------------------------------ the judge's side
+    @contextmanager
+    def _listening(self):
+        """The judge's socket, where the kernel can reach it (its writable ipc folder)."""
+        folder = Path(self.km.ip).parent if getattr(self.km, "transport", "") == "ipc" else None
+        own = None
+        if folder is None or not folder.is_dir():
+            folder = own = Path(tempfile.mkdtemp(prefix="rnn-course-judge-"))
+        path = folder / f"judge-{os.getpid()}.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            path.unlink(missing_ok=True)
+            listener.bind(str(path))
+            path.chmod(0o777)  # the kernel runs as a uid of its own
+            listener.listen(1)
+            self._listener, self._socket_path = listener, str(path)
+            yield
+        finally:
+            listener.close()
+            path.unlink(missing_ok=True)
+            if own is not None:
+                own.rmdir()
+
+    def _judge_cell(self, cell: NotebookNode, name: str, limit: int, resources: dict,
+                    test: bool) -> str | None:
+        """Run an instructor cell in the judge, with the executor answering while it runs.
+
+        A test cell's outputs are what the judge saw and what the student's code printed
+        while the judge called it; a set-up cell keeps the executor's outputs.
+        """
+        start = monotonic()
+        tree_needs = self.judge.needs(self.judge_tree(cell))
+        if not test and not tree_needs:
+            self.judge.run(cell.source, name, test=False)
+            return None
+        msg_id = self.kc.execute(SERVE.format(path=self._socket_path), silent=True,
+                                 store_history=False, allow_stdin=False)
+        self._listener.settimeout(max(1.0, min(limit, 30)))
+        try:
+            conn, _ = self._listener.accept()
+            conn.settimeout(max(1.0, limit - (monotonic() - start)))
+            self.judge.sock, self.judge.broken = conn, None
+        except OSError:
+            self.judge.sock, self.judge.broken = None, "it did not connect to the grader"
+        outputs = self.judge.run(cell.source, name, test)
+        timed_out = self.judge.broken == "timed out"
+        if self.judge.sock is not None:
+            try:
+                wire.send_frame(self.judge.sock, pickle.dumps(("done",)))
+            except OSError:
+                pass
+            self.judge.sock.close()
+            self.judge.sock = None
+        wait = 5.0 if timed_out else max(5.0, limit - (monotonic() - start))
+        printed, idle = self._collect(msg_id, wait, id(cell))
+        if not idle:
+            run_sync(self.km.interrupt_kernel)()
+            more, idle = self._collect(msg_id, 5.0, id(cell))
+            printed += more
+        if test:
+            cell.outputs = [from_dict(o) for o in printed + outputs]
+        stopped = None
+        if not idle:
+            process = self._kernel_process()
+            if process is not None and process.poll() is not None:
+                stopped = f"the kernel died in cell {name}{self._exit_status()}"
+            else:
+                stopped = (f"timed out after {limit} s in cell {name} and ignored the interrupt: "
+                           "kernel stopped")
+                self._kill_kernel()
+            report(resources, stopped, self.log)
+        elif timed_out:
+            report(resources, f"timed out after {limit} s in cell {name}", self.log)
+        return stopped
+
+    @staticmethod
+    def judge_tree(cell: NotebookNode):
+        from course_lib.grading.scratch import parse_cell
+
+        return parse_cell(cell.source) or parse_cell("pass")
+
+    def _collect(self, msg_id: str, wait: float, key: int) -> tuple[list[dict], bool]:
+        """What the kernel printed for ``msg_id`` until it went idle: (outputs, went idle)."""
+        deadline = monotonic() + wait
+        printed: list[dict] = []
+        get = run_sync(self.kc.iopub_channel.get_msg)
+        while monotonic() < deadline:
+            try:
+                msg = get(timeout=max(0.01, deadline - monotonic()))
+            except Exception:  # queue.Empty, or the kernel is gone
+                process = self._kernel_process()
+                if process is not None and process.poll() is not None:
+                    return printed, False
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                return printed, True
+            if kind in ("stream", "display_data"):
+                size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+                used = self._out_bytes.get(key, 0) + size
+                self._out_bytes[key] = used
+                if used <= self.max_output_bytes:
+                    if kind == "stream":
+                        printed.append({"output_type": "stream", "name": content["name"],
+                                        "text": content["text"]})
+                    else:
+                        printed.append({"output_type": "display_data", "metadata": {},
+                                        "data": content.get("data", {})})
+                elif content.get("name") == "stderr" and not any(o.get("name") == "stderr" for o in printed):
+                    printed.append({"output_type": "stream", "name": "stderr", "text": "[stderr truncated]\n"})
+        return printed, False
+
     def _kernel_process(self):
         """The kernel's ``Popen`` (jupyter_client's local provisioner), or None."""
         return getattr(getattr(self.km, "provisioner", None), "process", None)
@@ -320,13 +459,6 @@ class SandboxedExecute(Execute):
 
     def _get_timeout(self, cell):
         return getattr(self, "_cell_timeout", None) or super()._get_timeout(cell)
-
-    def _guard(self, call: str) -> bool:
-        """Run one guard call silently in the kernel (no history, no events); True if it ran."""
-        msg_id = self.kc.execute(f"{GUARD}.{call}", silent=True, store_history=False,
-                                 allow_stdin=False)
-        reply = self.wait_for_reply(msg_id)
-        return bool(reply) and reply["content"]["status"] == "ok"
 
     def _exit_status(self) -> str:
         process = self._kernel_process()

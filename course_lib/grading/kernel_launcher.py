@@ -14,21 +14,16 @@ two stages:
    namespaces; killed with its parent. Without bubblewrap it becomes the inner stage
    in place.
 2. **inner** (``--inner LIMITS``): sets the rlimits (memory as RLIMIT_DATA, processes,
-   CPU seconds, file size), drops root to a uid of its own, starts ipykernel and, before
-   any student code runs, installs the guard below.
+   CPU seconds, file size), drops root to a uid of its own and starts ipykernel.
 
 RLIMIT_NPROC counts the tasks of a real uid and is never enforced for root, which is why
 root gives the kernel a uid of its own (``KERNEL_UID_BASE`` + the launcher's pid, unique
 while the kernel lives); an ordinary user gets a user namespace from bwrap, in which the
 count covers only that sandbox's tasks.
 
-The guard (``install``, ``before_test``, ``after_test``) is imported by the kernel under
-the module name ``_rnn_course_guard``. It snapshots, at start-up, what tests rely on —
-``builtins``, ``torch``'s and ``numpy``'s comparison functions, ``course_lib.checks``,
-IPython's traceback display and event hooks — and the grader calls ``before_test()``
-silently before every test cell to put them back, and ``after_test(n)`` after it to take
-the test's source out of ``In``/``_i``/linecache. This is defence in depth inside one
-process, not a proof: see the instructor guide's "Hostile submissions" for what it does not stop.
+Test cells never run in this kernel: the grader's judge (``judge.py``) runs them in its own
+process and calls the student's functions through ``executor.serve``, which the kernel runs
+while a test is being judged.
 
 Only the standard library is imported at module level: this file runs before the
 kernel's own imports and inside a sandbox that sees little.
@@ -44,7 +39,6 @@ import signal
 import sys
 from pathlib import Path
 
-GUARD_MODULE = "_rnn_course_guard"
 KERNEL_UID_BASE = 2_000_000_000  # far above login, systemd-dynamic and subuid ranges
 _PR_SET_PDEATHSIG = 1
 
@@ -190,7 +184,7 @@ def apply_limits(limits: dict) -> None:
 
 
 def inner(limits: dict, kernel_argv: list[str]) -> None:
-    """Limit this process, then run ipykernel in it with the guard installed."""
+    """Limit this process, then run ipykernel in it."""
     apply_limits(limits)
     # the kernel's parent is bwrap (or a pid namespace's init), not the grader whose pid
     # this names: ipykernel would take that for its parent's death. PDEATHSIG covers it.
@@ -202,119 +196,11 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
                       MKL_NUM_THREADS=str(limits["kernel_threads"]))
     script_dir = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p not in ("", script_dir)]
-    sys.modules[GUARD_MODULE] = sys.modules[__name__]
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
     app.initialize(kernel_argv)
-    install(app.shell)
     app.start()
-
-
-# --------------------------------------------------------------------------- the guard
-_PROTECTED_MODULES = ("builtins", "math", "operator", "torch", "torch.testing",
-                      "torch.nn.functional", "numpy", "numpy.testing", "course_lib.checks")
-_SHELL_NAMES = ("showtraceback", "_showtraceback", "showsyntaxerror", "run_cell",
-                "run_cell_async", "run_ast_nodes", "run_code", "should_run_async",
-                "set_custom_exc", "CustomTB", "custom_exceptions", "InteractiveTB",
-                "SyntaxTB", "displayhook", "display_pub", "excepthook")
-_snapshot: dict = {}
-
-
-def _import_quietly(name: str):
-    try:
-        return __import__(name, fromlist=["_"])
-    except Exception:  # a module the course does not have is simply not protected
-        return None
-
-
-def install(shell) -> None:
-    """Record the pristine state tests rely on; runs before any student code."""
-    modules = {}
-    for name in _PROTECTED_MODULES:
-        module = _import_quietly(name)
-        if module is not None:
-            modules[name] = (module, dict(vars(module)))
-    classes = [(cls, dict(vars(cls))) for cls in type(shell).__mro__ if cls is not object]
-    torch = modules.get("torch", (None,))[0]
-    if torch is not None:
-        classes.append((torch.Tensor, dict(vars(torch.Tensor))))
-    _snapshot.update(
-        modules=modules,
-        classes=classes,
-        shell=shell,
-        shell_attrs={n: vars(shell)[n] for n in _SHELL_NAMES if n in vars(shell)},
-        events={name: list(cbs) for name, cbs in shell.events.callbacks.items()},
-        sys_hooks={n: getattr(sys, n) for n in ("excepthook", "displayhook", "stdout",
-                                                 "stderr", "modules", "meta_path")},
-        disable_subclass=getattr(getattr(torch, "_C", None), "DisableTorchFunctionSubclass", None),
-        active=[],
-    )
-
-
-def _restore_dict(target, pristine: dict, setter) -> None:
-    current = vars(target)
-    for key, value in pristine.items():
-        if current.get(key, _snapshot) is not value:
-            setter(key, value)
-
-
-def before_test() -> None:
-    """Put back everything a test relies on, exactly as it was before student code ran."""
-    snap = _snapshot
-    for module, pristine in snap["modules"].values():
-        _restore_dict(module, pristine, lambda k, v, m=module: m.__dict__.__setitem__(k, v))
-        sys.modules.setdefault(module.__name__, module)
-        if sys.modules[module.__name__] is not module:
-            sys.modules[module.__name__] = module
-    for cls, pristine in snap["classes"]:
-        _restore_dict(cls, pristine, lambda k, v, c=cls: setattr(c, k, v))
-        for key in [k for k in vars(cls) if k not in pristine and k in _SHELL_NAMES]:
-            delattr(cls, key)
-    shell = snap["shell"]
-    for name in _SHELL_NAMES:
-        if name in vars(shell) and name not in snap["shell_attrs"]:
-            delattr(shell, name)
-    for name, value in snap["shell_attrs"].items():
-        setattr(shell, name, value)
-    shell.custom_exceptions = ()
-    for name, callbacks in snap["events"].items():
-        shell.events.callbacks[name][:] = callbacks
-    for name, value in snap["sys_hooks"].items():
-        if name not in ("modules", "meta_path"):
-            setattr(sys, name, value)
-    meta_path = snap["sys_hooks"]["meta_path"]
-    sys.meta_path[:] = [f for f in sys.meta_path if f in meta_path]
-    if snap["disable_subclass"] is not None and not snap["active"]:
-        # a Tensor subclass's __torch_function__ must not answer the test's comparisons
-        guard = snap["disable_subclass"]()
-        guard.__enter__()
-        snap["active"].append(guard)
-
-
-def after_test(execution_count: int) -> None:
-    """Undo ``before_test``'s switch and forget the test's source (hidden tests included)."""
-    snap = _snapshot
-    while snap["active"]:
-        snap["active"].pop().__exit__(None, None, None)
-    shell = snap["shell"]
-    user_ns = shell.user_ns
-    source = None
-    history = shell.history_manager
-    for store in (user_ns.get("In"), user_ns.get("_ih"), history.input_hist_raw,
-                  history.input_hist_parsed):
-        if isinstance(store, list) and 0 <= execution_count < len(store):
-            source = source or store[execution_count]
-            store[execution_count] = "# (test cell hidden)"
-    for name in ("_i", "_ii", "_iii", f"_i{execution_count}"):
-        if user_ns.get(name) == source:
-            user_ns[name] = "# (test cell hidden)"
-    if source:
-        import linecache
-
-        for key, entry in list(linecache.cache.items()):
-            if len(entry) > 2 and "".join(entry[2]).strip() == source.strip():
-                del linecache.cache[key]
 
 
 def main(argv: list[str]) -> None:
