@@ -58,7 +58,7 @@ _EXPORTS = {
     "rnn": ["RNNCell", "RNN"],
     "lstm": ["LSTMCell", "LSTM"],
     "gru": ["GRUCell", "GRU"],
-    "recurrent": ["parameter_table"],
+    "recurrent": ["parameter_table", "time_forward_backward"],
     "clipping": ["clip_grad_norm_", "clip_grad_value_", "clip_gradient_slide"],
     "bptt": [
         "rnn_forward",

@@ -24,7 +24,8 @@ everything that does not depend on the cell, read top to bottom:
    backward direction, ``weight_hr_l{k}`` for an LSTM's projection) and the driver:
    layers x directions, the time loop, dropout between layers, ``batch_first``, unbatched input
    and ``PackedSequence`` input;
-4. ``parameter_table``: a printable list of a module's parameter names and shapes.
+4. ``parameter_table``: a printable list of a module's parameter names and shapes;
+   ``time_forward_backward``: the median time of a layer's forward and backward pass.
 
 The cell-specific part lives in ``course_lib.rnn``, ``course_lib.lstm`` and ``course_lib.gru``:
 each says how many gate blocks its weight matrices stack (``gates``) and how one step updates the
@@ -33,8 +34,10 @@ state (``_step``). Initialisation is torch's: every parameter ~ U(-1/sqrt(H), 1/
 
 import math
 import numbers
+import statistics
+import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Optional, Union
 
 import torch
@@ -483,3 +486,52 @@ def parameter_table(module: nn.Module) -> str:
         for name, shape, count in rows
     ]
     return "\n".join(lines)
+
+
+
+def time_forward_backward(
+    runs: Mapping[Hashable, tuple], repeats: int = 5, num_threads: int | None = None
+) -> dict[Hashable, float]:
+    """Median milliseconds of one forward and backward pass, ``layer(x)[0].sum().backward()``.
+
+    For lecture 6's comparison of ``GRU`` and ``LSTM`` layers. ``runs`` maps a key to
+    ``(layer, x)`` or ``(layer, x, onednn)``; ``onednn=False`` switches PyTorch's oneDNN
+    (MKL-DNN) CPU kernels off for that layer's runs, which takes ``torch.nn.LSTM`` off its fused
+    CPU kernel (the setting is restored after every run). After one untimed warm-up round,
+    ``repeats`` rounds each time every run once, in turn, so that a moment when another process
+    slows the machine down hits all of them alike; the median over the rounds ignores such a
+    moment when it is short. ``num_threads`` sets torch's CPU threads for the measurement (and
+    restores them after): with ``1``, a second process on the machine takes a share of the time
+    instead of stalling every parallel operation. Returns ``{key: median ms}``.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                    or num_threads < 1):
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    checked = {}
+    for key, run in runs.items():
+        if not isinstance(run, tuple) or len(run) not in (2, 3):
+            raise ValueError(f"runs[{key!r}] must be (layer, x) or (layer, x, onednn)")
+        if not isinstance(run[0], nn.Module):
+            raise TypeError(f"runs[{key!r}]: the layer must be a torch.nn.Module, got {type(run[0]).__name__}")
+        checked[key] = (run[0], run[1], bool(run[2]) if len(run) == 3 else True)
+    times: dict[Hashable, list[float]] = {key: [] for key in checked}
+    enabled, threads = torch.backends.mkldnn.enabled, torch.get_num_threads()
+    try:
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+        for round_ in range(repeats + 1):
+            for key, (layer, x, onednn) in checked.items():
+                torch.backends.mkldnn.enabled = enabled and onednn
+                start = time.perf_counter()
+                layer(x)[0].sum().backward()
+                if round_:  # round 0 is the warm-up
+                    times[key].append(time.perf_counter() - start)
+                torch.backends.mkldnn.enabled = enabled
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+        torch.set_num_threads(threads)
+        for layer, _, _ in checked.values():
+            layer.zero_grad(set_to_none=True)
+    return {key: statistics.median(t) * 1000.0 for key, t in times.items()}

@@ -1,5 +1,5 @@
-"""What only the vanilla RNN has: the relu nonlinearity, and ``parameter_table``, the helper of
-the lecture "weight matrices in an RNN".
+"""What only the vanilla RNN has: the relu nonlinearity, and the helpers of the lectures
+``parameter_table`` ("weight matrices in an RNN") and ``time_forward_backward`` (lecture 6).
 
 Everything RNN, GRU and LSTM share (parameters, shapes, states, packing, dropout, the cell
 against the layer) is specified once for all three in test_recurrent_layers.py.
@@ -12,7 +12,7 @@ import torch
 
 import course_lib.recurrent
 import course_lib.rnn
-from course_lib import RNN, RNNCell, parameter_table
+from course_lib import RNN, RNNCell, parameter_table, time_forward_backward
 from tests.torch_oracle import F64, SWEEP, assert_same_as_torch, make_pair
 
 # -- relu --------------------------------------------------------------------------------------
@@ -62,6 +62,60 @@ def test_parameter_table_total_is_the_parameter_count():
 def test_parameter_table_is_the_same_for_ours_and_torch():
     kwargs = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True)
     assert parameter_table(RNN(**kwargs)) == parameter_table(torch.nn.RNN(**kwargs))
+
+
+# -- time_forward_backward ---------------------------------------------------------------------
+
+
+class _Recorder(torch.nn.Module):
+    """A layer that logs, per call, its name and whether oneDNN was enabled; returns (output, state)."""
+
+    def __init__(self, name, log):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(3))
+        self.name, self.log = name, log
+
+    def forward(self, x):
+        self.log.append((self.name, torch.backends.mkldnn.enabled))
+        return self.weight * x, None
+
+
+def test_time_forward_backward_interleaves_a_warm_up_and_the_rounds_and_clears_the_gradients():
+    log = []
+    a, b = _Recorder("a", log), _Recorder("b", log)
+    ms = time_forward_backward({"A": (a, torch.ones(3)), "B": (b, torch.ones(3))}, repeats=4)
+    assert set(ms) == {"A", "B"} and all(isinstance(v, float) and v >= 0.0 for v in ms.values())
+    assert [name for name, _ in log] == ["a", "b"] * 5  # warm-up + 4 rounds, each layer in turn
+    assert a.weight.grad is None and b.weight.grad is None
+
+
+def test_time_forward_backward_switches_onednn_off_for_one_run_only():
+    before = torch.backends.mkldnn.enabled
+    log = []
+    runs = {"off": (_Recorder("off", log), torch.ones(3), False), "on": (_Recorder("on", log), torch.ones(3))}
+    time_forward_backward(runs, repeats=2)
+    assert log == [("off", False), ("on", before)] * 3
+    assert torch.backends.mkldnn.enabled == before
+
+
+def test_time_forward_backward_restores_onednn_when_a_layer_fails():
+    before = torch.backends.mkldnn.enabled
+    with pytest.raises(ValueError, match="input"):
+        time_forward_backward({"bad": (RNN(3, 4), torch.ones(2, 5), False)})  # input size 5 != 3
+    assert torch.backends.mkldnn.enabled == before
+
+
+@pytest.mark.parametrize("repeats", [0, -1, 2.0, True])
+def test_time_forward_backward_rejects_a_bad_repeat_count(repeats):
+    with pytest.raises(ValueError, match="repeats"):
+        time_forward_backward({"rnn": (RNN(3, 4), torch.ones(2, 3))}, repeats=repeats)
+
+
+def test_time_forward_backward_rejects_a_bad_run():
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        time_forward_backward({"f": (lambda x: (x, None), torch.ones(3))})
+    with pytest.raises(ValueError, match=r"\(layer, x\)"):
+        time_forward_backward({"rnn": RNN(3, 4)})
 
 
 # -- docs --------------------------------------------------------------------------------------
