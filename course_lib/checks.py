@@ -84,6 +84,8 @@ __all__ = [
     "check_clip_by_norm",
     "reference_lstm_cell",
     "reference_gru_cell",
+    "ScriptedDecoder",
+    "ScriptedSeq2Seq",
 ]
 
 
@@ -454,3 +456,39 @@ def check_clip_by_norm(clip_fn, name: str = "clip_grad_norm") -> None:
         raise AssertionError(
             f"{name}: returned {ret:.6g}, expected the total norm before clipping, {total:.6g}"
         )
+
+
+# -- test doubles ---------------------------------------------------------------------------
+
+class ScriptedDecoder:
+    """Stands in for ``Seq2Seq.decoder``: at step i every row outputs ``script[:, i]``.
+
+    It records what it is fed in ``fed`` (one list of token ids per step), so that a test can
+    tell whether a decoding loop feeds back its own previous outputs. Its attention at step
+    i is one-hot on source position ``i % S``.
+    """
+
+    def __init__(self, script: torch.Tensor, S: int, vocab_size: int = 12) -> None:
+        self.script, self.S, self.vocab_size, self.fed = script, S, vocab_size, []
+
+    def step(self, y_prev, s_prev, keys, mask):
+        i = _len(self.fed)
+        self.fed.append(_tolist(y_prev))
+        B = self.script.shape[0]
+        logits = torch.full((B, self.vocab_size), -5.0)  # (B, V)
+        logits[torch.arange(B), self.script[:, min(i, self.script.shape[1] - 1)]] = 5.0
+        alpha = torch.zeros(B, self.S)  # (B, S)
+        alpha[:, i % self.S] = 1.0
+        return logits, s_prev, alpha
+
+
+class ScriptedSeq2Seq(torch.nn.Module):
+    """A ``Seq2Seq`` stand-in whose decoder follows a script (see :class:`ScriptedDecoder`)."""
+
+    def __init__(self, script: torch.Tensor, S: int) -> None:
+        super().__init__()
+        self.decoder = ScriptedDecoder(script, S)
+
+    def encode(self, src, src_lengths):
+        mask = torch.arange(src.shape[1]) < src_lengths.unsqueeze(1)  # (B, S)
+        return torch.zeros(src.shape[0], src.shape[1], 4), mask, torch.zeros(src.shape[0], 3)

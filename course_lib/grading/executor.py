@@ -31,9 +31,14 @@ _ids: dict[int, int] = {}
 _graphs: dict[int, tuple[list, list]] = {}
 
 
-def leaf(tensor: torch.Tensor, requires_grad: bool) -> torch.Tensor:
-    """Rebuild a tensor that needed gradients in the judge as a leaf that needs them here."""
-    return tensor.requires_grad_(requires_grad)
+def tensor_from_bytes(dtype: str, shape: tuple, raw: bytes, requires_grad: bool,
+                      parameter: bool) -> torch.Tensor:
+    """A tensor (or ``nn.Parameter``) the judge sent; one that needed gradients there is a
+    leaf that needs them here, so that ``backward`` can return its gradient."""
+    t = wire.from_bytes(wire.DTYPES[dtype], shape, raw)
+    if parameter:
+        return torch.nn.Parameter(t, requires_grad=requires_grad)
+    return t.requires_grad_(requires_grad)
 
 
 def _handle(value) -> wire.Handle:

@@ -194,8 +194,12 @@ class _Pickler(pickle.Pickler):
     def reducer_override(self, obj):
         if isinstance(obj, RemoteObject):
             return executor.handle_object, (obj._handle.id,)
-        if type(obj) is torch.Tensor and obj.grad_fn is not None:
-            return executor.leaf, (obj.detach(), True)
+        if isinstance(obj, torch.Tensor) and type(obj) in (torch.Tensor, torch.nn.Parameter):
+            t = obj.detach().cpu()
+            dtype = str(t.dtype).removeprefix("torch.")
+            if dtype in wire.DTYPES and t.layout == torch.strided:  # raw bytes: fast
+                return executor.tensor_from_bytes, (dtype, tuple(t.shape), wire.tensor_bytes(t),
+                                                    obj.requires_grad, type(obj) is torch.nn.Parameter)
         if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) == "__main__":
             name = getattr(obj, "__name__", "")
             if self.judge.shared.get(name) is obj:
@@ -221,6 +225,9 @@ class Judge:
         self.shared: dict = {}
         self.student_trees: list[ast.Module] = []
         self.instructor_trees: list[ast.Module] = []
+        #: names an instructor cell run here binds: never looked up in the student's process,
+        #: even where that cell failed (a test then fails with a NameError)
+        self.instructor_names: set[str] = set()
         self.sock: socket.socket | None = None
         self.broken: str | None = None
         torch.set_num_threads(1)  # small tensors: one thread, and N graders on N cores
@@ -313,7 +320,7 @@ class Judge:
                 stored.update((a.asname or a.name).split(".")[0] for a in node.names)
             elif isinstance(node, ast.arg):
                 stored.add(node.arg)
-        return sorted(n for n in loaded - stored
+        return sorted(n for n in loaded - stored - self.instructor_names
                       if n not in self.namespace and not hasattr(builtins, n))
 
     def run(self, source: str, label: str, test: bool) -> list[dict]:
@@ -369,6 +376,8 @@ class Judge:
         tree = scratch.parse_cell(source)
         if tree is not None:
             self.instructor_trees.append(tree)
+            if executor_too:
+                self.instructor_names |= scratch.top_level_names(tree)
         if executor_too:
             for name, value in self.namespace.items():
                 if before.get(name, self) is not value:

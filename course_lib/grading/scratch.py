@@ -55,6 +55,21 @@ def _bindings(trees: list[ast.Module]) -> dict[str, ast.AST]:
     return bound
 
 
+def top_level_names(tree: ast.Module) -> set[str]:
+    """Every name a cell binds at its top level (assignments, defs, classes, imports, loops)."""
+    names: set[str] = set()
+    for node in tree.body:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+                names.add(sub.id)
+            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in sub.names)
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(sub.name)
+                break
+    return names
+
+
 def _in(module: str, banned_modules) -> bool:
     if module == EXEMPT or module.startswith(EXEMPT + "."):
         return False
@@ -93,7 +108,11 @@ def check(name: str, label: str, student: list[ast.Module], instructor: list[ast
         if isinstance(node, ast.ClassDef):
             for base in node.bases:
                 _check_base(base, label, bound, banned_modules, banned_attributes)
+        local = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        local |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
         for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in local:
+                continue  # a local variable, not the library's function of that name
             what = _banned_use(sub, bound, banned_modules, banned_attributes)
             if what:
                 raise AssertionError(BANNED.format(name=label, what=what))

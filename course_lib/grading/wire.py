@@ -100,7 +100,8 @@ def encode_request(message: tuple, pickler_class: type[pickle.Pickler] = pickle.
 
 
 # --------------------------------------------------------------------------- executor side
-def _tensor_bytes(t: torch.Tensor) -> bytes:
+def tensor_bytes(t: torch.Tensor) -> bytes:
+    """A tensor's values as raw bytes, in row-major order."""
     flat = t.detach().cpu().contiguous().reshape(-1)
     if flat.numel() == 0:
         return b""
@@ -133,7 +134,7 @@ def encode_reply(reply: dict, handle_of) -> tuple[bytes, bytes]:
             dtype = str(t.dtype).removeprefix("torch.")
             if dtype not in DTYPES:
                 return handle(value)
-            raw = _tensor_bytes(t)
+            raw = tensor_bytes(t)
             buffers.append(raw)
             offset += len(raw)
             return {"T": [dtype, list(t.shape), offset - len(raw), len(raw), bool(t.requires_grad)]}
@@ -155,6 +156,13 @@ def encode_reply(reply: dict, handle_of) -> tuple[bytes, bytes]:
 
     header = json.dumps({key: node(value, 0) for key, value in reply.items()}).encode()
     return header, b"".join(buffers)
+
+
+def from_bytes(dtype: torch.dtype, shape, raw: bytes) -> torch.Tensor:
+    """The tensor ``tensor_bytes`` wrote (a fresh, writable copy)."""
+    if not raw:
+        return torch.empty(tuple(shape), dtype=dtype)
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(tuple(shape))
 
 
 # --------------------------------------------------------------------------- judge side
@@ -228,11 +236,7 @@ def decode_reply(header: bytes, buffers: bytes) -> dict:
         itemsize = torch.empty((), dtype=dt).element_size()
         if numel * itemsize != nbytes or offset < 0 or offset + nbytes > len(buffers):
             raise WireError(f"a tensor of shape {tuple(shape)} whose bytes do not match it")
-        if numel == 0:
-            t = torch.empty(shape, dtype=dt)
-        else:
-            data = bytearray(buffers[offset:offset + nbytes])
-            t = torch.frombuffer(data, dtype=torch.uint8).view(dt).reshape(shape)
+        t = from_bytes(dt, shape, buffers[offset:offset + nbytes])
         return t.requires_grad_() if requires_grad and (dt.is_floating_point or dt.is_complex) else t
 
     return {str(key): value(n, 0) for key, n in raw.items()}
