@@ -139,8 +139,12 @@ def _error(error: BaseException) -> dict:
     return {"error": [type(error).__name__, str(error)[: wire.MAX_TEXT], text[-wire.MAX_TEXT:]]}
 
 
-def serve(path: str) -> None:
-    """Answer the judge on the socket at ``path`` until it sends ``done``."""
+def serve(path: str, token: str) -> None:
+    """Answer the judge on the socket at ``path`` until it sends ``done``.
+
+    ``token`` (fresh for each call) comes first, so that the judge can tell this connection
+    from any other the student's code might open to the same socket.
+    """
     import pickle
 
     from IPython import get_ipython
@@ -148,6 +152,7 @@ def serve(path: str) -> None:
     namespace = get_ipython().user_ns
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(path)
+        wire.send_frame(sock, token.encode())
         while True:
             header, _ = wire.recv_frame(sock, limit=1 << 40)
             try:

@@ -48,7 +48,8 @@ from course_lib.grading import wire
 from course_lib.grading.judge import EXECUTOR_ONLY, Judge
 
 REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
-SERVE = "__import__('course_lib.grading.executor', fromlist=['serve']).serve({path!r})"
+SERVE = "__import__('course_lib.grading.executor', fromlist=['serve']).serve({path!r}, {token!r})"
+CONNECT_SECONDS = 10  #: how long the judge waits for the kernel to connect
 PROCESS_ERRORS = ("Resource temporarily unavailable", "can't start new thread")
 MEMORY_ERRORS = ("MemoryError", "can't allocate memory", "Cannot allocate memory",
                  "DefaultCPUAllocator", "std::bad_alloc", "out of memory")
@@ -242,6 +243,7 @@ class SandboxedExecute(Execute):
         self._deadline = monotonic() + self.notebook_timeout
         self._out_bytes: dict[int, int] = {}
         self.judge = Judge()
+        self._unreachable: str | None = None
         stopped: str | None = None
         index = 0
         try:
@@ -363,15 +365,22 @@ class SandboxedExecute(Execute):
         if not test and not tree_needs:
             self.judge.run(cell.source, name, test=False)
             return None
-        msg_id = self.kc.execute(SERVE.format(path=self._socket_path), silent=True,
+        if self._unreachable:
+            self.judge.sock, self.judge.broken = None, self._unreachable
+            outputs = self.judge.run(cell.source, name, test)
+            if test:
+                cell.outputs = [from_dict(o) for o in outputs]
+            return None
+        token = uuid4().hex
+        msg_id = self.kc.execute(SERVE.format(path=self._socket_path, token=token), silent=True,
                                  store_history=False, allow_stdin=False)
-        self._listener.settimeout(max(1.0, min(limit, 30)))
-        try:
-            conn, _ = self._listener.accept()
+        conn = self._accept(token, min(limit, CONNECT_SECONDS))
+        if conn is None:
+            self._unreachable = "it stopped answering the grader's requests"
+            report(resources, f"the kernel did not answer the grader in cell {name}", self.log)
+        else:
             conn.settimeout(max(1.0, limit - (monotonic() - start)))
-            self.judge.sock, self.judge.broken = conn, None
-        except OSError:
-            self.judge.sock, self.judge.broken = None, "it did not connect to the grader"
+        self.judge.sock, self.judge.broken = conn, (None if conn else self._unreachable)
         outputs = self.judge.run(cell.source, name, test)
         timed_out = self.judge.broken == "timed out"
         if self.judge.sock is not None:
@@ -402,6 +411,25 @@ class SandboxedExecute(Execute):
         elif timed_out:
             report(resources, f"timed out after {limit} s in cell {name}", self.log)
         return stopped
+
+    def _accept(self, token: str, wait: float) -> socket.socket | None:
+        """The connection of the ``serve`` call that knows ``token``; others are dropped."""
+        deadline = monotonic() + wait
+        while monotonic() < deadline:
+            self._listener.settimeout(max(0.01, deadline - monotonic()))
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return None
+            conn.settimeout(2.0)
+            try:
+                header, _ = wire.recv_frame(conn, limit=64)
+                if header == token.encode():
+                    return conn
+            except (OSError, ConnectionError, wire.WireError):
+                pass
+            conn.close()
+        return None
 
     @staticmethod
     def judge_tree(cell: NotebookNode):

@@ -21,7 +21,7 @@ shell = InteractiveShell.instance()
 result = shell.run_cell(open(sys.argv[1]).read())
 from course_lib.grading.executor import serve
 while True:
-    serve(sys.argv[2])
+    serve(sys.argv[2], 'token')
 """
 
 
@@ -39,6 +39,9 @@ def start(student_source: str, folder: Path, timeout: float = 60) -> tuple[subpr
     finally:
         listener.close()
     conn.settimeout(timeout)
+    from course_lib.grading import wire
+
+    assert wire.recv_frame(conn)[0] == b"token"
     judge = Judge()
     judge.sock = conn
     judge.saw_student_cell(student_source)

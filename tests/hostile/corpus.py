@@ -91,9 +91,11 @@ def _after(nb, grade_id: str, source: str):
     return nb
 
 
-def _wrong_target(nb, tamper: str):
+def _wrong_target(nb, tamper: str, final: str = ""):
     nb.cells[_index(nb, TARGET)].source = WRONG_TARGET
     nb.cells.insert(_index(nb, TARGET) + 1, _code(tamper))
+    if final:  # a last cell: prints what the tampering saw while the tests ran
+        nb.cells.append(_code(final))
     return nb
 
 
@@ -154,6 +156,134 @@ TAMPERING = {
         "for _name in _checks.__all__:\n"
         "    setattr(_checks, _name, lambda *a, **k: None)\n"
         "check_close = check_shape = check_from_scratch = lambda *a, **k: None\n"
+    ),
+}
+
+# Cells that reach one layer each of what used to decide verdicts in the kernel, or of the
+# judge's protocol; each follows the wrong ``encode`` and must earn nothing on its tests.
+# A pair is (cell after the answer, last cell of the notebook).
+REACHING = {
+    "inputtransformer": (  # later cells (tests, in nbgrader) become `pass`
+        "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n"
+    ),
+    "listeq": (  # a list subclass that equals everything
+        "class _Always(list):\n"
+        "    def __eq__(self, other): return True\n"
+        "    def __ne__(self, other): return False\n"
+        "_wrong = encode\n"
+        "encode = lambda tokens, stoi: _Always(_wrong(tokens, stoi).tolist())\n"
+    ),
+    "torchproxy": (  # the global name torch becomes a module whose comparisons always agree
+        "import types, torch as _torch\n"
+        "torch = types.ModuleType('torch')\n"
+        "torch.__dict__.update(vars(_torch))\n"
+        "torch.equal = lambda *a, **k: True\n"
+        "torch.allclose = lambda *a, **k: True\n"
+    ),
+    "audithook": (  # records every compiled source and every unpickled name, prints them last
+        "import sys\n"
+        "_seen = []\n"
+        "sys.addaudithook(lambda event, args: _seen.append(repr(args)[:3000]) if event in ('compile', 'exec', 'pickle.find_class') else None)\n",
+        "print('audit', len(_seen), [s for s in _seen if '_rng' in s or 'HIDDEN' in s])\n",
+    ),
+    "tracer": (  # a trace function on every frame, prints the code it saw
+        "import sys, threading\n"
+        "_codes = set()\n"
+        "def _trace(frame, event, arg):\n"
+        "    _codes.add(frame.f_code.co_filename)\n"
+        "    return None\n"
+        "sys.settrace(_trace); threading.settrace(_trace)\n",
+        "import sys\nsys.settrace(None)\n"
+        "print('traced', [c for c in _codes if 'hidden' in c.lower()])\n",
+    ),
+    "kernelmessaging": (  # every later execute request gets an 'ok' reply without running
+        "_kernel = get_ipython().kernel\n"
+        "def _fake(stream, ident, parent):\n"
+        "    _kernel.session.send(stream, 'execute_reply', {'status': 'ok', 'execution_count': 1,\n"
+        "                         'user_expressions': {}, 'payload': []}, parent, ident=ident)\n"
+        "_kernel.shell_handlers['execute_request'] = _fake\n"
+    ),
+    "fakeserve": (  # the executor's protocol, faked: every request answered with True
+        "import json, socket, struct\n"
+        "import course_lib.grading.executor as _ex\n"
+        "def _serve(path):\n"
+        "    s = socket.socket(socket.AF_UNIX); s.connect(path)\n"
+        "    while True:\n"
+        "        n = struct.unpack('>I', s.recv(4))[0]; body = b''\n"
+        "        while len(body) < n: body += s.recv(n - len(body))\n"
+        "        if b'done' in body[:64]: return\n"
+        "        h = json.dumps({'value': True, 'states': []}).encode()\n"
+        "        s.sendall(struct.pack('>I', 4 + len(h)) + struct.pack('>I', len(h)) + h)\n"
+        "_ex.serve = _serve\n"
+    ),
+    "hugereply": (  # announces a 4 GB reply
+        "import socket, struct\n"
+        "import course_lib.grading.executor as _ex\n"
+        "def _serve(path):\n"
+        "    s = socket.socket(socket.AF_UNIX); s.connect(path)\n"
+        "    s.recv(1 << 20); s.sendall(struct.pack('>I', 2**32 - 1) + b'x' * 1000)\n"
+        "_ex.serve = _serve\n"
+    ),
+    "deepreply": (  # a result nested 100,000 levels deep
+        "_wrong = encode\n"
+        "def encode(tokens, stoi):\n"
+        "    out = []\n"
+        "    for _ in range(100_000):\n"
+        "        out = [out]\n"
+        "    return out\n"
+    ),
+    "hugetensor": (  # a 400 MB result
+        "def encode(tokens, stoi):\n"
+        "    return torch.zeros(100_000_000, dtype=torch.float32)\n"
+    ),
+    "nanreply": (  # NaNs where numbers are compared
+        "def encode(tokens, stoi):\n"
+        "    return torch.full((len(tokens),), float('nan'))\n"
+    ),
+    "earlyconnect": (  # a thread connects to every judge socket first and answers True
+        "import glob, json, socket, struct, threading, time\n"
+        "def _squat():\n"
+        "    for _ in range(2000):\n"
+        "        for path in glob.glob('/tmp/**/judge-*.sock', recursive=True) + glob.glob('../../../**/judge-*.sock', recursive=True):\n"
+        "            try:\n"
+        "                s = socket.socket(socket.AF_UNIX); s.connect(path)\n"
+        "                h = json.dumps({'value': True, 'states': []}).encode()\n"
+        "                s.sendall((struct.pack('>I', 4 + len(h)) + struct.pack('>I', len(h)) + h) * 50)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "        time.sleep(0.05)\n"
+        "threading.Thread(target=_squat, daemon=True).start()\n"
+    ),
+    "gcwalk": (  # looks through every object in the kernel for test code
+        "",
+        "import gc\n"
+        "_found = [o for o in gc.get_objects() if isinstance(o, str) and ('_rng' in o or 'HIDDEN ' + 'TESTS' in o)]\n"
+        "print('gc found', len(_found))\n",
+    ),
+    "procsnoop": (  # reads every process's command line, environment and memory maps it can
+        "import glob\n"
+        "_hits = []\n"
+        "for _p in glob.glob('/proc/[0-9]*'):\n"
+        "    for _f in ('cmdline', 'environ'):\n"
+        "        try:\n"
+        "            _hits += [_p] if b'HIDDEN' in open(_p + '/' + _f, 'rb').read() else []\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print('processes seen', len(glob.glob('/proc/[0-9]*')), 'hits', _hits)\n"
+    ),
+    "ctypeswrite": (  # rewrites the small integer 0 to 1 in the kernel's memory
+        "import ctypes, sys\n"
+        "ctypes.cast(id(0), ctypes.POINTER(ctypes.c_long))[3 if sys.maxsize > 2**32 else 2] = 1\n"
+    ),
+    "torchc": (  # patches torch's C-level tensor methods so that any comparison agrees
+        "import torch\n"
+        "torch.Tensor.__eq__ = lambda a, b: torch.ones((), dtype=torch.bool)\n"
+        "torch.Tensor.tolist = lambda self: [2, 3, 4, 1]\n"
+        "torch._C.TensorBase.tolist = lambda self: [2, 3, 4, 1]\n"
+    ),
+    "generatorreply": (  # a result that is not data
+        "def encode(tokens, stoi):\n"
+        "    return (i for i in range(len(tokens)))\n"
     ),
 }
 
@@ -249,6 +379,9 @@ def _derive(change: str, honest, release):
         nb.cells[_index(nb, test)] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
     elif change in TAMPERING:
         _wrong_target(nb, TAMPERING[change])
+    elif change in REACHING:
+        tamper, *final = (REACHING[change],) if isinstance(REACHING[change], str) else REACHING[change]
+        _wrong_target(nb, tamper, *final)
     elif change == "snoop":
         nb.cells.append(_code(SNOOPING))
         nb.cells.insert(_index(nb, "imports") + 1, _code(SNOOPING))
@@ -305,6 +438,7 @@ def cases(release) -> list[Case]:
         Case("network", "opens a network connection", "network", full_marks=True),
     ]
     table += [Case(name, f"tampering: {name}", name, targets) for name in TAMPERING]
+    table += [Case(name, f"reaches past the kernel: {name}", name, targets) for name in REACHING]
     return table
 
 
