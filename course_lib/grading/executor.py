@@ -164,8 +164,8 @@ def serve(path: str, token: str) -> None:
                 reply = _error(error)
             try:
                 frame = wire.encode_reply(reply, _handle)
-            except BaseException as error:  # noqa: BLE001
-                frame = wire.encode_reply(_error(error), _handle)
+            except BaseException as error:  # noqa: BLE001  (a result that is not readable data)
+                frame = wire.encode_reply({"refused": f"{type(error).__name__}: {error}"[:500]}, _handle)
             wire.send_frame(sock, *frame)
     _graphs.clear()
 

@@ -230,6 +230,7 @@ class Judge:
         self.instructor_names: set[str] = set()
         self.sock: socket.socket | None = None
         self.broken: str | None = None
+        self.max_reply_bytes = wire.MAX_FRAME
         torch.set_num_threads(1)  # small tensors: one thread, and N graders on N cores
 
     # ----------------------------------------------------------------- the submission's source
@@ -255,7 +256,7 @@ class Judge:
                                f"code: {error}") from None
         try:
             wire.send_frame(self.sock, payload)
-            header, buffers = wire.recv_frame(self.sock)
+            header, buffers = wire.recv_frame(self.sock, self.max_reply_bytes)
             reply = wire.decode_reply(header, buffers)
         except socket.timeout:
             self._break("timed out")
@@ -267,6 +268,10 @@ class Judge:
         except (OSError, ConnectionError, ValueError) as error:
             self._break(str(error))
             raise GradingError(f"{label}: the student's process stopped answering ({error})") from None
+        if "refused" in reply:
+            raise GradingError(f"{label} returned something the grader cannot read back "
+                               f"({str(reply['refused'])[:500]}): the grader reads back only data "
+                               "(numbers, strings, lists, tuples, dicts and tensors)")
         if "error" in reply:
             kind, message, trace = (list(reply["error"]) + ["", "", ""])[:3]
             raise _remote_exception(str(kind)[:100], str(message)[: wire.MAX_TEXT], str(trace))

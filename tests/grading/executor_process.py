@@ -25,20 +25,21 @@ while True:
 """
 
 
-def start(student_source: str, folder: Path, timeout: float = 60) -> tuple[subprocess.Popen, Judge]:
-    """The student's process (already past its cells) and a judge talking to it."""
+def start(student_source: str, folder: Path, call_timeout: float = 60) -> tuple[subprocess.Popen, Judge]:
+    """The student's process (already past its cells) and a judge talking to it, which gives
+    each call ``call_timeout`` seconds."""
     cells, path = folder / "student.py", folder / "judge.sock"
     cells.write_text(student_source)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(1)
-    listener.settimeout(timeout)
+    listener.settimeout(120)
     process = subprocess.Popen([sys.executable, "-c", _SERVE, str(cells), str(path)])
     try:
         conn, _ = listener.accept()
     finally:
         listener.close()
-    conn.settimeout(timeout)
+    conn.settimeout(call_timeout)
     from course_lib.grading import wire
 
     assert wire.recv_frame(conn)[0] == b"token"
