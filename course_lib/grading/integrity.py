@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -244,10 +245,11 @@ class SandboxedExecute(Execute):
         self._out_bytes: dict[int, int] = {}
         self.judge = Judge()
         self._unreachable: str | None = None
+        self._judge_seconds = 0.0
         stopped: str | None = None
         index = 0
         try:
-            with self.setup_kernel(), self._listening():
+            with self._judge_folder(resources), self.setup_kernel(), self._listening():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 for index, cell in enumerate(self.nb.cells):
@@ -266,6 +268,8 @@ class SandboxedExecute(Execute):
                 if is_test(cell) and not any(o.output_type == "error" for o in cell.outputs):
                     cell.outputs = [error_output("NotRun", f"test not run: {stopped}")]
         self.set_widgets_metadata()
+        self.log.info("rnn-course judge: %.2f s judging cells, of which %.2f s waiting for the "
+                      "kernel's answers", self._judge_seconds, self.judge.waited)
         return self.nb, self.resources
 
     def _run(self, cell: NotebookNode, index: int, resources: dict) -> str | None:
@@ -332,6 +336,17 @@ class SandboxedExecute(Execute):
 
     # ------------------------------------------------------------------ the judge's side
     @contextmanager
+    def _judge_folder(self, resources: dict):
+        """The judge works in a copy of the notebook's folder taken before any student code
+        runs: tests read the assignment's files as released, not as the kernel left them."""
+        source = resources.get("metadata", {}).get("path") or "."
+        with tempfile.TemporaryDirectory(prefix="rnn-course-judge-") as folder:
+            shutil.copytree(source, folder, dirs_exist_ok=True, symlinks=True,
+                            ignore=shutil.ignore_patterns("*.ipynb"))
+            self.judge.cwd = folder
+            yield
+
+    @contextmanager
     def _listening(self):
         """The judge's socket, where the kernel can reach it (its writable ipc folder)."""
         folder = Path(self.km.ip).parent if getattr(self.km, "transport", "") == "ipc" else None
@@ -361,6 +376,12 @@ class SandboxedExecute(Execute):
         while the judge called it; a set-up cell keeps the executor's outputs.
         """
         start = monotonic()
+        try:
+            return self._judge_cell_timed(cell, name, limit, resources, test, start)
+        finally:
+            self._judge_seconds += monotonic() - start
+
+    def _judge_cell_timed(self, cell, name, limit, resources, test, start) -> str | None:
         tree_needs = self.judge.needs(self.judge_tree(cell))
         if not test and not tree_needs:
             self.judge.run(cell.source, name, test=False)

@@ -34,7 +34,8 @@ import socket
 import traceback
 import types
 import warnings
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import chdir, nullcontext, redirect_stderr, redirect_stdout
+from time import monotonic
 
 import torch
 
@@ -231,6 +232,9 @@ class Judge:
         self.sock: socket.socket | None = None
         self.broken: str | None = None
         self.max_reply_bytes = wire.MAX_FRAME
+        self.waited = 0.0  #: seconds spent waiting for the executor's replies
+        #: where cells run: a copy of the assignment's files made before any student code ran
+        self.cwd: str | None = None
         torch.set_num_threads(1)  # small tensors: one thread, and N graders on N cores
 
     # ----------------------------------------------------------------- the submission's source
@@ -254,6 +258,7 @@ class Judge:
         except (pickle.PicklingError, TypeError, AttributeError) as error:
             raise GradingError(f"{label}: the test's arguments cannot be sent to the student's "
                                f"code: {error}") from None
+        started = monotonic()
         try:
             wire.send_frame(self.sock, payload)
             header, buffers = wire.recv_frame(self.sock, self.max_reply_bytes)
@@ -268,6 +273,8 @@ class Judge:
         except (OSError, ConnectionError, ValueError) as error:
             self._break(str(error))
             raise GradingError(f"{label}: the student's process stopped answering ({error})") from None
+        finally:
+            self.waited += monotonic() - started
         if "refused" in reply:
             raise GradingError(f"{label} returned something the grader cannot read back "
                                f"({str(reply['refused'])[:500]}): the grader reads back only data "
@@ -343,7 +350,8 @@ class Judge:
         proxies = {}
         out, err = io.StringIO(), io.StringIO()
         outputs: list[dict] = []
-        with redirect_stdout(out), redirect_stderr(err), warnings.catch_warnings():
+        folder = chdir(self.cwd) if self.cwd else nullcontext()
+        with folder, redirect_stdout(out), redirect_stderr(err), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 names = self.needs(tree)
