@@ -4,11 +4,12 @@ The nbgrader test cells in ``solutions/`` call these instead of bare ``assert``s
 student reads "rnn_forward output: expected shape (5, 3, 8), got (3, 5, 8)" or "your f and i
 gates look swapped" rather than a one-word ``AssertionError``.
 
-Student code runs in the same kernel as the tests, so everything here works on references to
-torch and builtin functions captured when this module is first imported (before any student
-cell runs): a student cell that replaces ``torch.allclose``, ``torch.abs`` or ``builtins.abs``
-does not change what these checks compute. Tensors handed in are first turned back into plain
-``float64`` ``torch.Tensor`` objects, so a subclass with odd operators cannot pass either.
+In the student's own notebook these checks run in the same kernel as the student's code, so
+they work on references to torch and builtin functions captured when this module is first
+imported, and turn tensors back into plain ``float64`` ``torch.Tensor`` objects: a cell that
+replaces ``torch.allclose`` or returns a subclass with odd operators does not fool the
+immediate feedback by accident. Grades do not depend on it: at grading time the tests run in
+the grader's own process (``course_lib.grading.judge``), which gets only data back.
 
 Mirrors d2l's ``check_shape`` and the tolerance-explicit comparisons of micrograd's tests.
 """

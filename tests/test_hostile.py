@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +131,52 @@ def test_corpus_secrets_never_reach_the_output(graded):
     assert "history []" in snoop
     assert "overwrote 0" in _outputs(root, "writegradebook")
     assert "no network" in _outputs(root, "network")
+
+
+def _hidden_lines() -> list[str]:
+    """The lines of the assignment's hidden tests long enough to be recognised anywhere."""
+    import nbformat
+
+    lines, hidden = [], False
+    for cell in nbformat.read(SOURCE, as_version=4).cells:
+        for line in cell.source.splitlines():
+            hidden = (hidden or "BEGIN HIDDEN TESTS" in line) and "END HIDDEN TESTS" not in line
+            if hidden and len(line.strip()) >= 30:
+                lines.append(line.strip())
+    return lines
+
+
+def _shown_text(root: Path, student: str) -> str:
+    """What the student's feedback can show: every output of every cell, except the
+    tracebacks of hidden test cells, which feedback reduces to their error line."""
+    path = root / f"scratch-{student}" / "autograded" / student / "a1" / f"{NAME}.ipynb"
+    if not path.exists():
+        return ""
+    parts = []
+    for cell in json.loads(path.read_text())["cells"]:
+        hidden = "BEGIN HIDDEN TESTS" in "".join(cell.get("source", ""))
+        for output in cell.get("outputs", []):
+            parts.append("".join(output.get("text", "")))
+            parts += [str(v) for v in output.get("data", {}).values()]
+            parts.append(output.get("evalue", ""))
+            if not hidden:
+                parts += output.get("traceback", [])
+    return "\n".join(parts)
+
+
+def test_no_case_shows_hidden_test_source_in_its_outputs(graded):
+    """Whatever a submission records while its tests run (audit hooks, tracers, gc, /proc),
+    no line of a hidden test appears in anything its feedback can show."""
+    root, cases, _results = graded
+    lines = _hidden_lines()
+    assert len(lines) > 10
+    for student in cases:
+        shown = _shown_text(root, student)
+        leaked = [line for line in lines if line in shown]
+        assert not leaked, f"{student} shows hidden test source: {leaked[:3]}"
+    assert re.search(r"audit [1-9][0-9]* \[\]", _outputs(root, "audithook"))
+    assert "traced []" in _outputs(root, "tracer")
+    assert "gc found 0" in _outputs(root, "gcwalk") and "hits []" in _outputs(root, "procsnoop")
 
 
 def test_corpus_kernels_run_one_torch_thread(graded):

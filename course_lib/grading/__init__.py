@@ -13,7 +13,12 @@ it needs nbgrader and Dask. One concept per module:
 - ``worker``         the Dask task: real ``nbgrader autograde`` + ``generate_feedback`` in a scratch course
 - ``runner``, ``forkhost``, ``nbgrader_child``   run ``nbgrader`` in children forked from a
                      process that imported it once (no 2 s import per submission)
-- ``sandbox``        limits and isolation of the student's code (issue 10 fills it in)
+- ``sandbox``        limits and isolation of the student's code (the kernel)
+- ``integrity``      nbgrader preprocessors: locked cells restored, cells run and judged
+- ``judge``          runs every test cell outside the student's process; proxies to it
+- ``executor``       the kernel's side: answers the judge's calls with data only
+- ``wire``           the frames between them and the strict decoder of what comes back
+- ``scratch``        "from scratch" checks decided from the student's source
 - ``gradebook``      the one writer of the real gradebook (one transaction per student), backups
 - ``feedback``       feedback that hides hidden tests
 - ``late``           per-day late penalty with a cap (an nbgrader late-submission plugin)

@@ -221,7 +221,8 @@ class Judge:
     """The instructor's namespace for one notebook, and the one channel to its executor."""
 
     def __init__(self) -> None:
-        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
+                                "get_ipython": _no_magics}
         #: names bound by instructor cells that also ran in the executor (sent by name)
         self.shared: dict = {}
         self.student_trees: list[ast.Module] = []
@@ -395,6 +396,11 @@ class Judge:
             for name, value in self.namespace.items():
                 if before.get(name, self) is not value:
                     self.shared[name] = value
+
+
+def _no_magics():
+    """``get_ipython`` in the judge: an instructor cell's ``%magic`` does not run here."""
+    raise RuntimeError("IPython magics run in the student's kernel, not in the grader")
 
 
 def _safe_repr(value) -> str:

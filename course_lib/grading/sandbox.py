@@ -9,8 +9,9 @@
   venv and ``course_lib``, a private ``/tmp``, no network, and only the submission's own
   folder writable (the notebook file itself, which holds the hidden tests, hidden);
 - through ``integrity.RestoreTestCells`` and ``integrity.SandboxedExecute``: test cells
-  restored from the gradebook, per-cell and per-notebook time limits, an output cap, a
-  guard around every test cell, every test failed with a message after a dead kernel.
+  restored from the gradebook and run by the judge outside the kernel (``judge.py``),
+  per-cell and per-notebook time limits, an output cap, every test failed with a message
+  after a dead kernel.
 
 It returns the environment for the nbgrader subprocess and the lines to append to the
 scratch course's ``nbgrader_config.py``. What the sandbox did for a student is read back
