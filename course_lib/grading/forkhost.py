@@ -21,6 +21,7 @@ closes the pipe.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -36,6 +37,10 @@ def main() -> None:
     """Serve requests from stdin until it closes."""
     for module in PRELOAD:
         importlib.import_module(module)
+    # the preloaded modules (torch among them) hold millions of objects; a child's garbage
+    # collector walking them would write to every page they live on, copying each page the
+    # fork shared. Frozen, the collector leaves them alone.
+    gc.freeze()
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     _redirect(os.devnull)  # stray prints of the host go nowhere, never into the protocol
     _send(replies, {"ready": True})
