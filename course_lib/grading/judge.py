@@ -449,8 +449,21 @@ def _restore_one(slot, state, label: str) -> None:
                     and not isinstance(value, (torch.Tensor, RemoteObject))
                     and not isinstance(getattr(type(slot), key, None), property)):
                 current = getattr(slot, key, None)
-                if not callable(current) and not isinstance(current, (torch.Tensor, torch.nn.Module)):
+                if (callable(current) or isinstance(current, (torch.Tensor, torch.nn.Module))
+                        or _same(current, value)):
+                    continue
+                try:
                     setattr(slot, key, value)
+                except (AttributeError, TypeError, ValueError):
+                    pass  # an attribute its class does not let change after construction
+
+
+def _same(current, value) -> bool:
+    """Whether a judge-side attribute already equals the data that came back."""
+    try:
+        return type(current) is type(value) and bool(current == value)
+    except Exception:  # noqa: BLE001  (an attribute whose == is not a plain bool)
+        return False
 
 
 def _error_output(error: BaseException, filename: str) -> dict:

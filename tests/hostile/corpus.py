@@ -184,7 +184,7 @@ REACHING = {
         "import sys\n"
         "_seen = []\n"
         "sys.addaudithook(lambda event, args: _seen.append(repr(args)[:3000]) if event in ('compile', 'exec', 'pickle.find_class') else None)\n",
-        "print('audit', len(_seen), [s for s in _seen if '_rng' in s or 'HIDDEN' in s])\n",
+        "print('audit', len(_seen), [s for s in _seen if ('_rng' in s or 'HIDDEN' in s) and '_seen' not in s])\n",
     ),
     "tracer": (  # a trace function on every frame, prints the code it saw
         "import sys, threading\n"
@@ -257,8 +257,12 @@ REACHING = {
     "gcwalk": (  # looks through every object in the kernel for test code
         "",
         "import gc\n"
-        "_found = [o for o in gc.get_objects() if isinstance(o, str) and ('_rng' in o or 'HIDDEN ' + 'TESTS' in o)]\n"
-        "print('gc found', len(_found))\n",
+        "_needles = [''.join(['_rng', '.choice(']), ' '.join(['BEGIN HIDDEN', 'TESTS'])]\n"
+        "_found = 0\n"
+        "for _o in gc.get_objects():\n"
+        "    _items = _o.values() if isinstance(_o, dict) else _o if isinstance(_o, (list, tuple)) else ()\n"
+        "    _found += sum(isinstance(v, str) and v not in _needles and any(n in v for n in _needles) for v in _items)\n"
+        "print('gc found', _found)\n",
     ),
     "procsnoop": (  # reads every process's command line, environment and memory maps it can
         "import glob\n"
@@ -478,8 +482,13 @@ def write_corpus(source_nb: Path, release_nb: Path, out: Path) -> list[Case]:
 
 
 def write_zip(folder: Path, zip_path: Path, notebook: str) -> None:
-    """The corpus as an LMS zip, plus an entry whose path climbs out with ``../``."""
+    """The corpus as an LMS zip, plus an entry whose path climbs out with ``../``.
+
+    The cells that reach past the kernel (``REACHING``) are left out: their scores are
+    checked case by case, and the zip is about collecting a class whatever its files hold.
+    """
     with zipfile.ZipFile(zip_path, "w") as archive:
         for path in sorted(folder.iterdir()):
-            archive.write(path, path.name)
+            if path.name.split("_attempt_")[0] not in REACHING:
+                archive.write(path, path.name)
         archive.writestr(ZIP_SLIP.format(notebook=notebook), "{}")
