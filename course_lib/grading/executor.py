@@ -78,16 +78,6 @@ def _state(slot):
     return state
 
 
-def _tensors(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _tensors(item)]
-    if isinstance(value, dict):
-        return [t for item in value.values() for t in _tensors(item)]
-    return []
-
-
 def _call(target: int, args: tuple, kwargs: dict, grad_enabled: bool) -> dict:
     fn = _handles[target]
     mutable = wire.slots((args, kwargs))
@@ -95,7 +85,7 @@ def _call(target: int, args: tuple, kwargs: dict, grad_enabled: bool) -> dict:
     with torch.set_grad_enabled(grad_enabled):
         result = fn(*args, **kwargs)
     reply = {"value": result, "states": [_state(s) for s in mutable]}
-    outputs = [t for t in _tensors(result) if t.requires_grad]
+    outputs = [t for t in wire.tensors_in(result) if t.requires_grad]
     if inputs and outputs:
         _graphs[len(_graphs) + 1] = (inputs, outputs)
         reply["graph"] = len(_graphs)

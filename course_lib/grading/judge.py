@@ -148,7 +148,7 @@ class _Call:
         if self.graph is None:
             self.value, self.outputs = value, []
             return
-        detached = {id(t): t.detach() for t in _tensors(value) if t.requires_grad}
+        detached = {id(t): t.detach() for t in wire.tensors_in(value) if t.requires_grad}
         self.value, self.outputs = _replace(value, detached), list(detached.values())
 
     def backward(self, grads) -> list:
@@ -161,16 +161,6 @@ class _Call:
             if g is not None and (not isinstance(g, torch.Tensor) or g.shape != x.shape):
                 raise GradingError(f"the gradient of {self.label} does not match its input's shape")
         return [g.to(x.dtype) if g is not None else None for g, x in zip(got, inputs)]
-
-
-def _tensors(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _tensors(item)]
-    if isinstance(value, dict):
-        return [t for item in value.values() for t in _tensors(item)]
-    return []
 
 
 def _replace(value, new: dict):

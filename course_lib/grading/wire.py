@@ -242,7 +242,19 @@ def decode_reply(header: bytes, buffers: bytes) -> dict:
     return {str(key): value(n, 0) for key, n in raw.items()}
 
 
-# --------------------------------------------------------------------------- copy-back walk
+# --------------------------------------------------------------------------- shared walks
+def tensors_in(value) -> list[torch.Tensor]:
+    """The tensors of a result, in one fixed order: the order of a call's graph outputs."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in tensors_in(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in tensors_in(item)]
+    return []
+
+
+
 def is_plain_object(value) -> bool:
     """An instance of an ordinary class with attributes (not a type, function or module)."""
     return (hasattr(value, "__dict__") and not isinstance(value, (type, types.FunctionType,
