@@ -376,14 +376,14 @@ class SandboxedExecute(Execute):
         while the judge called it; a set-up cell keeps the executor's outputs.
         """
         start = monotonic()
-        try:
-            return self._judge_cell_timed(cell, name, limit, resources, test, start)
-        finally:
-            self._judge_seconds += monotonic() - start
+        stopped = self._judge_session(cell, name, limit, resources, test, start)
+        self._judge_seconds += monotonic() - start
+        return stopped
 
-    def _judge_cell_timed(self, cell, name, limit, resources, test, start) -> str | None:
-        tree_needs = self.judge.needs(self.judge_tree(cell))
-        if not test and not tree_needs:
+    def _judge_session(self, cell: NotebookNode, name: str, limit: int, resources: dict,
+                       test: bool, start: float) -> str | None:
+        """Start the kernel's ``serve`` call, run the cell in the judge, end the call."""
+        if not test and not self.judge.needs(self.judge_tree(cell)):
             self.judge.run(cell.source, name, test=False)
             return None
         if self._unreachable:
