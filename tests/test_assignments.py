@@ -108,8 +108,11 @@ def courses(tmp_path_factory) -> dict[str, Course]:
     `nbgrader validate` runs on the solutions and `--invert` on the releases in the background."""
     base = tmp_path_factory.mktemp("courses")
     start = time.perf_counter()
-    validate = _background("validate", *(str(REPO / "solutions" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
-    invert = _background("validate", "--invert", *(str(REPO / "assignments" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
+    # run outside the course (no nbgrader_config.py): give cells the course's time limit, not
+    # nbgrader's 30 s, which a training cell can pass on a busy 2-core machine
+    limit = "--Execute.timeout=120"
+    validate = _background("validate", limit, *(str(REPO / "solutions" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
+    invert = _background("validate", limit, "--invert", *(str(REPO / "assignments" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
     with ThreadPoolExecutor(max_workers=2) as pool:  # each job only waits on nbgrader subprocesses
         graded = list(pool.map(lambda a: Course(base / a, a).grade(), ASSIGNMENTS))
     result = {c.assignment: c for c in graded}
