@@ -1,6 +1,6 @@
 """Backpropagation through time by hand, a gradient check, and truncated BPTT (lecture 4).
 
-The vanilla RNN uses the seed deck's notation (Goodfellow et al., ch. 10), with a batch of B
+The vanilla RNN uses lecture 4's notation (Goodfellow et al., ch. 10), with a batch of B
 sequences as rows:
 
     a_t = b + W h_{t-1} + U x_t        h_t = tanh(a_t)
@@ -79,7 +79,7 @@ def rnn_forward(
 
 
 def rnn_backward(cache: dict) -> dict[str, torch.Tensor]:
-    """BPTT for ``rnn_forward``, without autograd: the seed deck's formulas, batched (lecture 4).
+    """BPTT for ``rnn_forward``, without autograd: the slides' formulas, batched (lecture 4).
 
         ∇_{o_t} L = ŷ_t - onehot(y_t)
         ∇_{h_t} L = V^T ∇_{o_t} L + W^T diag(1 - h_{t+1}²) ∇_{h_{t+1}} L   (the recurrence)
@@ -89,7 +89,7 @@ def rnn_backward(cache: dict) -> dict[str, torch.Tensor]:
         ∇_U L = Σ_t diag(1 - h_t²) (∇_{h_t} L) x_t^T
         ∇_{h_0} L = W^T diag(1 - h_1²) ∇_{h_1} L
 
-    The XMU deck (seed 003) prints ∇_U L with x^{(t-1)}; that is a typo: U multiplies x_t in
+    One of the course's slide decks prints ∇_U L with x^{(t-1)}; that is a typo: U multiplies x_t in
     a_t, so its gradient pairs diag(1 - h_t²) ∇_{h_t} L with x_t, as here.
 
     Returns:

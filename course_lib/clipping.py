@@ -88,7 +88,7 @@ def clip_grad_value_(
 def clip_gradient_slide(grad: torch.Tensor, threshold: float) -> torch.Tensor:
     """The slide's "scale the gradient if its norm is too big", for one tensor, fixed (lecture 4).
 
-    The seed decks (000, 001) show::
+    The lecture slides show::
 
         grad_norm = np.sum(grad * grad)
         if grad_norm > threshold:

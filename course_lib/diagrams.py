@@ -1,7 +1,7 @@
 """Schematic diagrams for the lectures, drawn with matplotlib at build time.
 
 The book must build offline and every figure must come from code, so the
-classic pictures of the seed decks (Raschka & Mirjalili's RNN figures,
+classic pictures of RNN courses (Raschka & Mirjalili's RNN figures,
 Karpathy's "kinds of sequence tasks", colah's LSTM cell) are redrawn here
 from boxes and arrows:
 

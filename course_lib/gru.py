@@ -7,7 +7,7 @@ Serves lecture 6 (gated recurrent units). One step, with torch's gate order r, z
     n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))      new content
     h_t = (1 - z_t) * n_t + z_t * h_{t-1}                          (* is the elementwise product)
 
-Two forms of the new content. Cho et al. (2014), the seed decks and d2l apply the reset gate to
+Two forms of the new content. Cho et al. (2014), the lecture slides and d2l apply the reset gate to
 the state *before* the matmul:
 
     n_t = tanh(W_in x_t + W_hn (r_t * h_{t-1}) + b_n)               paper / d2l form

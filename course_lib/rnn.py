@@ -4,7 +4,7 @@ Serves lecture 2 (recurrent neural networks). One step of the recurrence is
 
     h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)        (or relu instead of tanh)
 
-The seed deck writes the same thing as h_t = tanh(W h_{t-1} + U x_t + b): torch keeps two bias
+The lecture slides write the same thing as h_t = tanh(W h_{t-1} + U x_t + b): torch keeps two bias
 vectors, b_ih and b_hh, whose sum plays the role of b. The multi-layer, bidirectional and packed
 machinery is shared with LSTM and GRU in ``course_lib.recurrent``.
 """

@@ -1,7 +1,7 @@
 """What travels between the instructor's machine and the grading workers.
 
 A Dask task carries everything it needs and returns everything it made, so a
-worker needs no filesystem shared with the instructor's machine (issue 11):
+worker needs no filesystem shared with the instructor's machine:
 
 - :class:`AssignmentBundle` — one per assignment and run, sent once to every
   worker: a template gradebook made by ``nbgrader generate_assignment`` (cells,
