@@ -1,6 +1,7 @@
 # Two commands do everything: `make book` and `make test`.
-# Both create .venv (Python 3.11) and install the pinned dependencies first;
-# a second run finds the stamp files and skips straight to the work.
+# Both create .venv (Python 3.11) and install requirements-dev.txt first (every
+# dependency pinned exactly, and the repository's two packages, editable); a
+# second run finds the stamp files and skips straight to the work.
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -14,7 +15,7 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup book test release grade bench clean system-deps
+.PHONY: setup book test release grade bench clean system-deps slides
 
 setup: $(STAMP) $(SYSTEM_STAMP)
 
@@ -23,9 +24,9 @@ $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null || { echo "error: Python 3.11 is needed, but '$(PYTHON)' is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?'). Run 'make PYTHON=/path/to/python3.11 ...'." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+$(STAMP): requirements-dev.txt pyproject.toml instructor/pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rnn-course)" >/dev/null
 	touch $@
 
@@ -56,3 +57,8 @@ bench: setup
 
 clean:
 	rm -rf _build .pytest_cache gradebook.db submitted autograded feedback
+
+# reveal.js decks of every lecture into _build/slides (open _build/slides/index.html from disk).
+# Outputs come from the book's execution cache; a lecture the cache lacks is executed here.
+slides: setup
+	$(BIN)/python tools/slides/build_slides.py --out _build/slides
