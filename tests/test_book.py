@@ -9,6 +9,7 @@ an unchanged lecture is not executed again.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html.parser
 import http.server
 import json
@@ -448,3 +449,146 @@ def test_book_in_a_real_browser(served_book, built_book, tmp_path):
 
     assert mathjax_loaded, "no page loaded the offline MathJax (_static/mathjax/tex-chtml.js)"
     assert problems == [], "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------------------------
+# (e) interactive figures: sliders over states computed when the lecture ran, drawn by the
+# site's own plotly.js, with no kernel and no network
+
+INTERACTIVE_LECTURES = ("04_bptt", "05_lstm", "08_language_models", "10_seq2seq_attention")
+PLOTLY_SCRIPT = "_static/plotly/plotly.min.js"
+
+
+def test_no_lecture_runs_a_widget_callback_at_build_time():
+    """ipywidgets' interact can leave nbclient and the kernel waiting on each other until the
+    cell timeout (the build then goes on without the cell's output); lectures use the
+    kernel-free slider figures of course_lib.interactive instead."""
+    offenders = [f"{path.name} cell {i}" for path in _lectures()
+                 for i, cell in enumerate(nbformat.read(path, as_version=4).cells)
+                 if cell.cell_type == "code" and re.search(r"\bipywidgets\b|\binteract(ive)?\(", cell.source)]
+    assert offenders == []
+
+
+@pytest.mark.slow
+@BUILD_TIMEOUT
+def test_plotly_js_is_served_by_the_site_on_the_pages_with_a_figure_only(built_book):
+    """The site's copy of plotly.js is the installed package's; a page loads it iff it draws a figure."""
+    import plotly
+
+    served = built_book / PLOTLY_SCRIPT
+    assert served.read_bytes() == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    with_figure, with_script = set(), set()
+    for page in _pages(built_book):
+        parser = _Resources()
+        text = page.read_text(encoding="utf8")
+        parser.feed(text)
+        name = page.relative_to(built_book).as_posix()
+        if 'class="plotly-graph-div"' in text:
+            with_figure.add(name)
+        if any(urljoin(page.as_uri(), u) == served.as_uri() for u in parser.urls):
+            with_script.add(name)
+    assert with_figure == with_script == {f"book/lectures/{n}.html" for n in INTERACTIVE_LECTURES}
+
+
+_FIGURE_IDS = "() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => d.id)"
+_FIGURE_DRAWN = """ids => ids.every(id => {
+  const gd = document.getElementById(id);
+  return gd && gd._fullLayout && gd.querySelector('.slider-container');
+})"""
+_FIGURE_STATE = """id => {
+  const gd = document.getElementById(id);
+  const marks = gd.querySelectorAll('.scatterlayer .trace path.js-line, .barlayer .point, .heatmaplayer .hm image');
+  return {
+    active: gd._fullLayout.sliders[0].active,
+    steps: gd._fullLayout.sliders[0].steps.length,
+    marks: marks.length,
+    data: JSON.stringify(gd.data.map(t => [t.x, t.y, t.z])),
+  };
+}"""
+
+
+def _check_interactive_figures(html_root: Path, pages: list[str], profile: Path) -> tuple[list[str], dict]:
+    """Open each page from file:// in headless Chromium with every non-file request refused;
+    move each figure's slider from its first state to the far end. Returns the problems and,
+    per page, the number of figures checked."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    checked: dict[str, int] = {}
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            user_data_dir=str(profile), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900},
+        )
+        requests: list[str] = []
+
+        def only_files(route):
+            requests.append(route.request.url)
+            if urlparse(route.request.url).scheme == "file":
+                route.continue_()
+            else:
+                route.abort()
+
+        context.route("**/*", only_files)
+        page = context.pages[0] if context.pages else context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for rel in pages:
+            requests.clear()
+            errors.clear()
+            page.goto((html_root / rel).as_uri(), wait_until="load", timeout=60_000)
+            ids = page.evaluate(_FIGURE_IDS)
+            checked[rel] = len(ids)
+            if not ids:
+                problems.append(f"{rel}: no interactive figure")
+                continue
+            page.wait_for_function(_FIGURE_DRAWN, arg=ids, timeout=30_000)
+            for fid in ids:
+                figure = page.locator(f"#{fid}")
+                figure.scroll_into_view_if_needed()
+                before = page.evaluate(_FIGURE_STATE, fid)
+                shot_before = hashlib.sha256(figure.screenshot()).hexdigest()
+                target = 0 if before["active"] > (before["steps"] - 1) / 2 else before["steps"] - 1
+                rail = figure.locator("rect.slider-rail-touch-rect").first.bounding_box()
+                x = rail["x"] + rail["width"] * (0.01 if target == 0 else 0.99)
+                page.mouse.click(x, rail["y"] + rail["height"] / 2)
+                page.wait_for_function("([id, t]) => document.getElementById(id)._fullLayout.sliders[0].active === t",
+                                       arg=[fid, target], timeout=10_000)
+                page.wait_for_timeout(200)  # let the frame's redraw land before the screenshot
+                after = page.evaluate(_FIGURE_STATE, fid)
+                shot_after = hashlib.sha256(figure.screenshot()).hexdigest()
+                where = f"{rel} #{fid} (slider {before['active']} -> {target} of {before['steps']})"
+                if before["steps"] < 2:
+                    problems.append(f"{where}: fewer than two states")
+                if before["marks"] == 0 or after["marks"] == 0:
+                    problems.append(f"{where}: nothing drawn ({before['marks']}, {after['marks']} marks)")
+                if after["data"] == before["data"]:
+                    problems.append(f"{where}: the plotted data did not change")
+                if shot_after == shot_before:
+                    problems.append(f"{where}: the picture did not change")
+            external = [u for u in requests if urlparse(u).scheme not in ("file", "data", "blob", "about")]
+            if external:
+                problems.append(f"{rel}: external requests {external}")
+            if not any(u.endswith("/" + PLOTLY_SCRIPT) for u in requests):
+                problems.append(f"{rel}: did not load the site's {PLOTLY_SCRIPT}")
+            # sphinx-book-theme declares THEBE_JS_URL twice on every page (not ours to fix).
+            errors = [e for e in errors if "THEBE_JS_URL" not in e]
+            if errors:
+                problems.append(f"{rel}: script errors {errors}")
+        context.close()
+    return problems, checked
+
+
+@pytest.mark.slow
+@BUILD_TIMEOUT
+def test_interactive_figures_move_with_their_sliders_offline(built_book, tmp_path):
+    """On each lecture with slider figures, opened from disk with the network refused: every
+    figure draws, moving its slider changes the plotted data and the picture, and the page
+    requests nothing outside the site."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (make test installs it through .ci/system-deps.sh)")
+    pages = [f"book/lectures/{name}.html" for name in INTERACTIVE_LECTURES]
+    problems, checked = _check_interactive_figures(built_book, pages, tmp_path / "chromium-profile")
+    print(f"\nslider figures checked: {checked}")
+    assert problems == [], "\n".join(problems)
+    assert sum(checked.values()) >= 4
