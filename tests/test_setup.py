@@ -1,5 +1,7 @@
-"""The two-command set-up: pins agree everywhere, a wrong Python is refused with one
-clear line, and `import course_lib` stays light."""
+"""The set-up: one pinned lock (requirements-dev.txt) that make installs and environment.yml
+repeats, two packages that declare ranges the pins lie in (the student package without the
+grader, the instructor package with it), a wrong Python refused with one clear line, and
+`import course_lib` kept light."""
 
 import re
 import shutil
@@ -9,45 +11,113 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
+LOCK = REPO / "requirements-dev.txt"
 
 
-def _pyproject_pins() -> dict[str, str]:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+def _lock_lines(text: str) -> list[str]:
+    """The requirement lines of a requirements file (comments and blank lines dropped)."""
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _lock_pins() -> dict[str, str]:
+    """Package name (canonical) -> pinned version, for every package line of the lock."""
     pins = {}
-    for spec in project["dependencies"] + project["optional-dependencies"]["dev"]:
-        name, version = spec.split("==")
-        pins[name.lower()] = version
+    for line in _lock_lines(LOCK.read_text()):
+        if line.startswith("-"):
+            continue
+        name, version = line.split("==")
+        pins[canonicalize_name(Requirement(name).name)] = version
     return pins
 
 
-def test_every_dependency_is_pinned_to_one_version():
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + project["optional-dependencies"]["dev"]
-    unpinned = [spec for spec in specs if "==" not in spec]
-    assert not unpinned, f"unpinned dependencies in pyproject.toml: {unpinned}"
+def _project(path: str) -> dict:
+    return tomllib.loads((REPO / path).read_text())["project"]
+
+
+STUDENT = _project("pyproject.toml")
+INSTRUCTOR = _project("instructor/pyproject.toml")
+
+
+def test_every_package_in_the_lock_is_pinned_to_one_version():
+    packages = [line for line in _lock_lines(LOCK.read_text()) if not line.startswith("-")]
+    unpinned = [line for line in packages if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^=<>~!,;\s]+", line)]
+    assert packages and not unpinned, f"lines of requirements-dev.txt that pin no single version: {unpinned}"
+
+
+def test_the_lock_installs_both_packages_of_the_repository_editable():
+    editable = [line for line in _lock_lines(LOCK.read_text()) if line.startswith("-e ")]
+    assert [line.split()[1] for line in editable] == [".", "./instructor"]
 
 
 def test_torch_is_pinned_to_the_local_cpu_wheel_version():
-    assert _pyproject_pins()["torch"] == "2.13.0"
+    assert _lock_pins()["torch"] == "2.13.0"
 
 
-def test_environment_yml_has_the_same_pins_as_pyproject():
+def test_make_installs_the_lock():
+    makefile = (REPO / "Makefile").read_text()
+    assert "pip install --quiet -r requirements-dev.txt" in makefile
+    stamp = re.search(r"^\$\(STAMP\):([^|\n]*)", makefile, flags=re.M)
+    assert stamp and set(stamp.group(1).split()) == {"requirements-dev.txt", "pyproject.toml", "instructor/pyproject.toml"}
+
+
+def test_environment_yml_lists_exactly_the_lock():
     text = (REPO / "environment.yml").read_text()
-    conda = dict(re.findall(r"^\s+- ([A-Za-z0-9_.\-\[\]]+)==(\S+)$", text, flags=re.M))
-    conda = {name.lower(): version for name, version in conda.items()}
-    assert conda == _pyproject_pins()
+    conda = [m.strip() for m in re.findall(r"^      - (.+)$", text, flags=re.M)]
+    assert conda == _lock_lines(LOCK.read_text())
     assert re.search(r"^\s+- python=3\.11$", text, flags=re.M), "environment.yml must ask for python=3.11"
+
+
+@pytest.mark.parametrize("project", [STUDENT, INSTRUCTOR], ids=["student", "instructor"])
+def test_every_declared_dependency_is_pinned_in_the_lock_inside_its_range(project):
+    pins = _lock_pins()
+    outside = {}
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        if name == canonicalize_name(STUDENT["name"]):
+            continue
+        if name not in pins or not requirement.specifier.contains(pins[name], prereleases=True):
+            outside[spec] = pins.get(name)
+    assert not outside, f"dependency ranges that the lock's pin misses (range: pin): {outside}"
+
+
+def test_student_package_declares_ranges_for_python_310_to_313():
+    pinned = [spec for spec in STUDENT["dependencies"] if "==" in spec]
+    assert not pinned, f"the student package must declare ranges, not pins: {pinned}"
+    python = Requirement(f"python{STUDENT['requires-python']}").specifier
+    assert all(python.contains(v) for v in ("3.10", "3.11", "3.12", "3.13"))
+    torch = next(Requirement(s) for s in STUDENT["dependencies"] if s.startswith("torch"))
+    # the local CPU build and the torch 2.x a Colab or lab image already has
+    assert all(torch.specifier.contains(v) for v in ("2.13.0+cpu", "2.2.0", "2.9.0+cu126"))
+
+
+def test_student_package_pulls_in_no_instructor_tooling():
+    names = {canonicalize_name(Requirement(spec).name) for spec in STUDENT["dependencies"]}
+    assert names == {"torch", "numpy", "matplotlib", "tqdm", "ipywidgets", "plotly"}
+    assert "scripts" not in STUDENT
+    found = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert {"course_lib.grading", "course_lib.grading.*"} <= set(found["exclude"])
+
+
+def test_instructor_package_ships_the_grader_on_the_same_student_package():
+    assert f"{STUDENT['name']}=={STUDENT['version']}" in INSTRUCTOR["dependencies"]
+    assert INSTRUCTOR["version"] == STUDENT["version"]
+    assert INSTRUCTOR["scripts"] == {"rnn-course": "course_lib.grading.cli:main"}
+    setuptools = tomllib.loads((REPO / "instructor/pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["packages"] == ["course_lib.grading"]
 
 
 def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
     mismatched = {
-        name: (pin, version(name.split("[")[0]))
-        for name, pin in _pyproject_pins().items()
-        if not version(name.split("[")[0]).startswith(pin)
+        name: (pin, version(name))
+        for name, pin in _lock_pins().items()
+        if not version(name).startswith(pin)
     }
     assert not mismatched, f"installed versions differ from the pins (pin, installed): {mismatched}"
 
@@ -83,8 +153,10 @@ def test_gitignore_leaves_test_fixtures_named_like_grading_folders_alone():
 @pytest.fixture
 def bare_checkout(tmp_path: Path) -> Path:
     """A copy of the files make needs, with no .venv, so make must create one."""
-    for name in ["Makefile", "pyproject.toml", "README.md"]:
+    for name in ["Makefile", "pyproject.toml", "README.md", "requirements-dev.txt"]:
         shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "instructor").mkdir()
+    shutil.copy(REPO / "instructor/pyproject.toml", tmp_path / "instructor/pyproject.toml")
     (tmp_path / ".ci").mkdir()
     shutil.copy(REPO / ".ci/system-deps.sh", tmp_path / ".ci/system-deps.sh")
     return tmp_path

@@ -5,6 +5,18 @@ learn where solutions, releases, submissions, autograded notebooks and feedback
 live, which gradebook to use, and the per-cell timeout. ``--db-url`` on the
 command line overrides the config's gradebook (SQLite by default; any
 SQLAlchemy URL nbgrader accepts, e.g. ``postgresql+psycopg://...``).
+
+Two settings of the course's own live in the same file, in the ``RnnCourse`` section:
+
+- ``c.RnnCourse.install_source``: where students get the student package (``course_lib``),
+  as one pip requirement: ``rnn-course-lib==0.1.0`` on an index, ``rnn-course-lib @
+  git+https://host/course.git@v0.1.0``, or ``rnn-course-lib @ https://host/rnn_course_lib-0.1.0-py3-none-any.whl``.
+  ``rnn-course release`` writes it into the set-up cell of every notebook a student gets.
+  Unset, notebooks name no source: they run where ``course_lib`` is installed (the course's
+  own environment, offline) and elsewhere stop with a sentence that says so.
+- ``c.RnnCourse.student_notebooks``: glob patterns, relative to the course root, of the other
+  notebooks students get (lectures), which carry the same set-up cell; ``book/lectures/*.ipynb``
+  by default.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ from traitlets.config import Config, PyFileConfigLoader
 CONFIG_FILE = "nbgrader_config.py"
 #: nbgrader's Gradebook default
 DEFAULT_COURSE_ID = "default_course"
+#: where the lectures live in this repository's layout
+DEFAULT_STUDENT_NOTEBOOKS = ("book/lectures/*.ipynb",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,24 @@ class Course:
     def grading(self) -> Path:
         """Where ``rnn-course`` keeps logs, run summaries and exports."""
         return self.root / "grading"
+
+    @property
+    def install_source(self) -> str:
+        """The pip requirement students install ``course_lib`` from ("" when the course names none)."""
+        value = self.config.RnnCourse.get("install_source", "")
+        if not isinstance(value, str) or "\n" in value or value != value.strip():
+            raise ValueError(f"c.RnnCourse.install_source in {self.root / CONFIG_FILE} must be one pip "
+                             f"requirement on one line (e.g. 'rnn-course-lib==0.1.0'), got {value!r}")
+        return value
+
+    def student_notebooks(self) -> list[Path]:
+        """The notebooks other than assignments that students get (``c.RnnCourse.student_notebooks``)."""
+        patterns = self.config.RnnCourse.get("student_notebooks", DEFAULT_STUDENT_NOTEBOOKS)
+        if isinstance(patterns, str) or not all(isinstance(p, str) for p in patterns):
+            raise ValueError(f"c.RnnCourse.student_notebooks in {self.root / CONFIG_FILE} must be a list of "
+                             f"glob patterns relative to the course root, got {patterns!r}")
+        return sorted({path for pattern in patterns for path in self.root.glob(pattern)
+                       if ".ipynb_checkpoints" not in path.parts})
 
     @property
     def course_id(self) -> str:

@@ -9,10 +9,18 @@ markers and for any line that appears in the source only inside a
 ``BEGIN SOLUTION`` or ``BEGIN HIDDEN TESTS`` region. Lines shorter than
 :data:`MIN_SECRET_CHARS` characters (``else:``, ``return h``) are too common to
 count as a leak.
+
+Before generating, the release writes the course's install source
+(``c.RnnCourse.install_source``, see :mod:`.course`) into the set-up cell — the first code
+cell — of each assignment's source notebook and of every other notebook students get (the
+lectures), so that each of them installs the same student package from the same place. The
+cell's text is :func:`setup_cell_source`; a notebook without one gets it inserted before its
+first code cell.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +51,77 @@ class LeakError(RuntimeError):
     """The generated release contains solution or hidden-test text."""
 
 
+#: the first line of every set-up cell, which is how :func:`write_setup_cell` recognises one
+SETUP_MARK = "# Run this cell first."
+#: characters an install source may not hold: it goes into a shell command inside double quotes
+_UNSAFE = re.compile(r'["$`\\{}\s]')
+
+_SETUP_INSTALL = """\
+# Run this cell first. It makes `course_lib` importable wherever you work: in a kernel that
+# has it (the course environment) it does nothing; anywhere else (Colab, a fresh kernel) it
+# installs the course's student package once, from where your instructor publishes it.
+COURSE_LIB = "{source}"
+import importlib, importlib.util
+
+if importlib.util.find_spec("course_lib") is None:
+    %pip install --quiet "$COURSE_LIB"
+    importlib.invalidate_caches()
+    if importlib.util.find_spec("course_lib") is None:
+        raise RuntimeError(f"Installing course_lib with `pip install {{COURSE_LIB}}` failed: check that this "
+                           "machine can reach that address (pip's message is above), or ask your instructor.")"""
+
+_SETUP_NO_SOURCE = """\
+# Run this cell first. It checks that `course_lib` is importable. This notebook was released
+# without a place to install it from, so it runs only in a kernel that has it (the course
+# environment).
+import importlib.util
+
+if importlib.util.find_spec("course_lib") is None:
+    raise RuntimeError("course_lib is not installed in this kernel, and this notebook names no place to "
+                       "install it from: select the course environment's kernel, or ask your instructor "
+                       "for notebooks released with an install source.")"""
+
+
+def setup_cell_source(install_source: str) -> str:
+    """The set-up cell that installs ``course_lib`` from ``install_source`` (a pip requirement).
+
+    An empty source gives a cell that only checks that ``course_lib`` is there.
+    """
+    if not isinstance(install_source, str):
+        raise TypeError(f"install_source must be a str (a pip requirement), got {type(install_source).__name__}")
+    if not install_source:
+        return _SETUP_NO_SOURCE
+    requirement = install_source.replace(" @ ", "@", 1)
+    if _UNSAFE.search(requirement) or install_source.startswith("-"):
+        raise ValueError(f"install_source must be one pip requirement without quotes, '$', backquotes, "
+                         f"backslashes, braces or extra spaces (e.g. 'rnn-course-lib==0.1.0' or "
+                         f"'rnn-course-lib @ git+https://host/course.git@v0.1.0'), got {install_source!r}")
+    return _SETUP_INSTALL.format(source=install_source)
+
+
+def write_setup_cell(path: Path, install_source: str) -> bool:
+    """Make the first code cell of the notebook at ``path`` the set-up cell for ``install_source``.
+
+    Only that cell changes (its metadata, such as nbgrader's, is kept); a notebook whose first
+    code cell is not a set-up cell gets one inserted before it, hidden from the book's pages and
+    the slides.
+    Returns whether the file changed.
+    """
+    source = setup_cell_source(install_source)
+    notebook = nbformat.read(path, as_version=4)
+    codes = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    if codes and notebook.cells[codes[0]].source.startswith(SETUP_MARK):
+        cell = notebook.cells[codes[0]]
+        if cell.source == source:
+            return False
+        cell.source = source
+    else:
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"], "slideshow": {"slide_type": "skip"}})
+        notebook.cells.insert(codes[0] if codes else len(notebook.cells), cell)
+    nbformat.write(notebook, path)
+    return True
+
+
 def release(course: Course, assignments: list[str] | None = None) -> list[str]:
     """Regenerate the release of ``assignments`` (default: all in the source directory).
 
@@ -54,6 +133,12 @@ def release(course: Course, assignments: list[str] | None = None) -> list[str]:
         raise FileNotFoundError(f"no assignments with notebooks in {course.source}")
     for name in names:
         course.notebooks(name)  # fails clearly for an unknown assignment
+    install_source = course.install_source
+    for name in names:
+        for notebook in sorted((course.source / name).glob("*.ipynb")):
+            write_setup_cell(notebook, install_source)
+    for notebook in course.student_notebooks():
+        write_setup_cell(notebook, install_source)
     with tempfile.TemporaryDirectory(prefix="rnn-course-release-") as tmp:
         run = api(course, release_directory=tmp)
         for name in names:
