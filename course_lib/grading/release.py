@@ -20,6 +20,7 @@ first code cell.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -112,12 +113,18 @@ def write_setup_cell(path: Path, install_source: str) -> bool:
     codes = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     if codes and notebook.cells[codes[0]].source.startswith(SETUP_MARK):
         cell = notebook.cells[codes[0]]
-        if cell.source == source:
-            return False
-        cell.source = source
     else:
-        cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"], "slideshow": {"slide_type": "skip"}})
+        cell = nbformat.v4.new_code_cell("")
         notebook.cells.insert(codes[0] if codes else len(notebook.cells), cell)
+    before = (cell.source, json.dumps(cell.metadata, sort_keys=True))
+    cell.source = source
+    if "nbgrader" not in cell.metadata:  # a lecture's: not on the book's pages, not on a slide
+        tags = cell.metadata.setdefault("tags", [])
+        if "remove-cell" not in tags:
+            tags.append("remove-cell")
+        cell.metadata["slideshow"] = {"slide_type": "skip"}
+    if (cell.source, json.dumps(cell.metadata, sort_keys=True)) == before:
+        return False
     nbformat.write(notebook, path)
     return True
 
