@@ -22,6 +22,7 @@ Module map (one concept per file):
 - ``diagnostics``  vanishing / exploding gradient measurements          (lecture 4)
 - ``models``, ``seq2seq``, ``training``, ``plots``  what lectures train and draw
 - ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
+- ``interactive``  slider figures for the static book, every state precomputed (lectures 4, 5, 8, 10)
 - ``checks``       assignment test helpers whose messages say what is wrong
 - ``grading``      instructor tooling (loaded only by the ``rnn-course`` CLI)
 """
@@ -88,6 +89,7 @@ _EXPORTS = {
         "default_device",
     ],
     "plots": ["plot_loss", "plot_confusion_matrix", "plot_attention", "plot_forecast"],
+    "interactive": ["gradient_norm_slider", "lstm_gates_slider", "temperature_slider", "attention_slider"],
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

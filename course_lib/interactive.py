@@ -179,7 +179,8 @@ def gradient_norm_slider(
 
 def lstm_trace(cell: torch.nn.Module, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
     """Run an LSTM cell over ``inputs`` (T, input_size) from zero states; return every step's
-    gates and states, each (T, H): ``i, f, g, o`` (torch's gate order) and ``c, h`` (lecture 5).
+    gates and states, each (T, H): ``i, f, g, o`` (torch's gate order) and ``c, h``, what
+    ``lstm_gates_slider`` (lecture 5) draws.
 
     ``c`` and ``h`` are the cell's own outputs; the gates are recomputed from its weights,
     i, f, o = σ(W_i* x_t + W_h* h_{t-1} + b), g = tanh(...), so that c_t = f_t c_{t-1} + i_t g_t.
