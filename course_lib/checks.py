@@ -58,6 +58,7 @@ _amax = torch.amax
 _argmax = torch.argmax
 _unravel_index = torch.unravel_index
 _sqrt = torch.sqrt
+_zeros_like = torch.zeros_like
 _sigmoid = torch.sigmoid
 _tanh = torch.tanh
 _matmul = torch.matmul
@@ -83,6 +84,7 @@ __all__ = [
     "check_gru_cell",
     "check_detached",
     "check_clip_by_norm",
+    "diagnose_rnn_backward",
     "reference_lstm_cell",
     "reference_gru_cell",
     "ScriptedDecoder",
@@ -457,6 +459,64 @@ def check_clip_by_norm(clip_fn, name: str = "clip_grad_norm") -> None:
         raise AssertionError(
             f"{name}: returned {ret:.6g}, expected the total norm before clipping, {total:.6g}"
         )
+
+
+def _rnn_bptt(x, h0, params, outputs, grad_outputs, carry=True, h_of_step="previous",
+              tanh_slope=True, transpose_hh=False) -> dict:
+    """Manual BPTT of ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, right by default;
+    each flag switches on one of the usual mistakes so that a wrong answer can be recognised."""
+    w_ih, w_hh = _plain(params["weight_ih"], "weight_ih"), _plain(params["weight_hh"], "weight_hh")
+    x, h0 = _plain(x, "x"), _plain(h0, "h0")
+    outputs, grad_outputs = _plain(outputs, "outputs"), _plain(grad_outputs, "grad_outputs")
+    grads = {"weight_ih": _zeros_like(w_ih), "weight_hh": _zeros_like(w_hh),
+             "bias_ih": _zeros_like(w_ih[:, 0]), "bias_hh": _zeros_like(w_ih[:, 0])}
+    dx = _zeros_like(x)  # (T, B, I)
+    dh_next = _zeros_like(h0)  # (B, H)
+    for t in range(_shape(x)[0] - 1, -1, -1):
+        h_prev = outputs[t - 1] if t > 0 else h0  # (B, H)
+        dh = _add(grad_outputs[t], dh_next) if carry else grad_outputs[t]  # (B, H)
+        da = _mul(dh, _sub(1.0, _mul(outputs[t], outputs[t]))) if tanh_slope else dh  # (B, H)
+        grads["weight_ih"] = _add(grads["weight_ih"], _matmul(da.T, x[t]))  # (H, I)
+        grads["weight_hh"] = _add(grads["weight_hh"], _matmul(da.T, outputs[t] if h_of_step == "current" else h_prev))
+        grads["bias_ih"] = _add(grads["bias_ih"], _sum(da, 0))
+        grads["bias_hh"] = _add(grads["bias_hh"], _sum(da, 0))
+        dx[t] = _matmul(da, w_ih)  # (B, I)
+        dh_next = _matmul(da, w_hh.T if transpose_hh else w_hh)  # (B, H)
+    grads["h0"], grads["x"] = dh_next, dx
+    return grads
+
+
+_RNN_BACKWARD_MISTAKES = (
+    ({"carry": False},
+     "you dropped the gradient that flows back from step t+1: the gradient into h_t is "
+     "grad_outputs[t] plus dh_next = (dL/da_{t+1}) @ W_hh, carried backwards through the loop"),
+    ({"h_of_step": "current"},
+     "dweight_hh uses h_t; the pre-activation a_t = ... + h_{t-1} W_hh^T multiplies the *previous* "
+     "state, so dweight_hh += da_t^T @ h_{t-1} (h0 at t = 0)"),
+    ({"tanh_slope": False},
+     "you left out the tanh derivative: dL/da_t = dh_t * (1 - h_t**2)"),
+    ({"transpose_hh": True},
+     "dh_next = da @ W_hh.T is transposed: h_{t-1} enters as h_{t-1} @ W_hh.T, so its gradient is da @ W_hh"),
+)
+
+
+def diagnose_rnn_backward(got, x, h0, params, outputs, grad_outputs, name: str = "rnn_backward") -> None:
+    """Fail with the usual mistake's name if the gradients ``got`` (a dict like
+    ``rnn_backward``'s) are exactly what that mistake computes; otherwise do nothing, and let
+    the comparison with autograd say which gradient is off."""
+    if not _isinstance(got, dict):
+        return
+    right = _rnn_bptt(x, h0, params, outputs, grad_outputs)
+    for flags, message in _RNN_BACKWARD_MISTAKES:
+        wrong = _rnn_bptt(x, h0, params, outputs, grad_outputs, **flags)
+        differs = [k for k in right if _max_error(right[k], wrong[k]) > 1e-9]
+        matches = all(
+            k in got and _isinstance(got[k], _Tensor) and _shape(got[k]) == _shape(wrong[k])
+            and _max_error(_plain(got[k], k), wrong[k]) < 1e-8
+            for k in differs
+        )
+        if differs and matches:
+            raise AssertionError(f"{name}: {message}")
 
 
 # -- test doubles ---------------------------------------------------------------------------
