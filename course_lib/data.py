@@ -288,7 +288,7 @@ class SineForecast(TensorDataset):
 
 def pad_collate(
     batch: Sequence[tuple[torch.Tensor, object]],
-    padding_value: float = 0,
+    padding_value: float | None = None,
     batch_first: bool = False,
     sort: bool = False,
     target_padding_value: int = -100,
@@ -301,6 +301,11 @@ def pad_collate(
     ``cross_entropy`` ignores). ``sort=True`` orders the batch by decreasing length,
     as :func:`course_lib.packing.pack_padded_sequence` with ``enforce_sorted=True``
     wants. Use with ``functools.partial(pad_collate, padding_value=vocab.pad_index)``.
+
+    ``padding_value`` has no default on purpose: the padding index is a convention of the
+    vocabulary, not of this function. In a :class:`~course_lib.text.Vocab` index 0 is
+    ``<unk>`` and ``<pad>`` comes last; Assignment 1 puts ``<pad>`` at 0, lecture 10 ``<PAD>``
+    at 0. A silent default of 0 would pad with ``<unk>`` in every ``Vocab``.
     """
     if isinstance(batch, (str, bytes)) or not isinstance(batch, Sequence) or len(batch) == 0:
         raise ValueError("batch must be a non-empty list of (sequence, target) pairs")
@@ -310,6 +315,13 @@ def pad_collate(
     for name, flag in (("batch_first", batch_first), ("sort", sort)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    if padding_value is None:
+        raise ValueError(
+            "padding_value is required: pass the vocabulary's padding index, e.g. "
+            "functools.partial(pad_collate, padding_value=vocab.pad_index) (index 0 is <unk> in a course_lib Vocab)"
+        )
+    if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)):
+        raise TypeError(f"padding_value must be a number, got {type(padding_value).__name__}")
     items = list(batch)
     if sort:
         items.sort(key=lambda item: item[0].size(0), reverse=True)  # stable: ties keep their order

@@ -97,7 +97,9 @@ class Vocab:
 
     Index layout, the slide's: ``<unk>`` is 0, then ``<bos>`` and ``<eos>`` if
     asked for, then the ordinary tokens, and ``<pad>`` last. Any token not in the
-    table encodes to ``<unk>``.
+    table encodes to ``<unk>``. Other parts of the course lay special tokens out
+    differently (Assignment 1: ``<pad>`` 0, ``<unk>`` 1; the seq2seq examples: ``<PAD>`` 0),
+    so code asks for ``pad_index`` and ``unk_index`` instead of assuming a number.
 
     Args:
         texts: the training texts (strings), or token lists when ``tokenizer=None``.

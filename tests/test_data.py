@@ -191,7 +191,7 @@ def test_pad_collate_pads_like_torch_and_returns_lengths(seed, batch_first):
 @pytest.mark.parametrize("seed", range(4))
 def test_pad_collate_sorted_batch_packs_with_enforce_sorted(seed):
     batch, lengths = make_batch(seed)
-    padded, out_lengths, targets = data.pad_collate(batch, sort=True)
+    padded, out_lengths, targets = data.pad_collate(batch, padding_value=21, sort=True)
     assert out_lengths.tolist() == sorted(lengths, reverse=True)
     order = sorted(range(5), key=lambda k: -lengths[k])
     assert targets.tolist() == [k % 3 for k in order]
@@ -200,7 +200,7 @@ def test_pad_collate_sorted_batch_packs_with_enforce_sorted(seed):
 
 def test_pad_collate_pads_sequence_targets_with_ignore_index():
     batch = [(torch.tensor([1, 2, 3]), torch.tensor([2, 3, 4])), (torch.tensor([5]), torch.tensor([6]))]
-    _, _, targets = data.pad_collate(batch, batch_first=True)
+    _, _, targets = data.pad_collate(batch, padding_value=0, batch_first=True)
     assert targets.tolist() == [[2, 3, 4], [6, -100, -100]]
 
 
@@ -261,3 +261,11 @@ def test_empty_batch_raises_value_error():
 
 def test_batch_item_without_target_raises_type_error():
     assert_raises_naming(TypeError, "batch[0]", data.pad_collate, [torch.tensor([1, 2])])
+
+
+def test_pad_collate_without_a_padding_value_refuses_to_guess_one():
+    """0 is <unk> in every Vocab: the caller names the padding index."""
+    batch, _ = make_batch(0)
+    assert Vocab(["a b"]).unk_index == 0
+    assert_raises_naming(ValueError, "padding_value", data.pad_collate, batch)
+    assert_raises_naming(TypeError, "padding_value", data.pad_collate, batch, padding_value="<pad>")
