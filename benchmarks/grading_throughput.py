@@ -164,8 +164,11 @@ def main() -> None:
               f"{summary['wall_seconds']:.1f} s, the rest is Python start-up and imports")
         print(f"  graded {len(summary['graded'])}, errors {len(summary['errors'])}, "
               f"not recorded {len(summary['lost'])}")
-        print(f"  CPU of the forked nbgrader children (kernels not counted): {summary['phases']['tasks cpu']:.1f} s "
-              f"({summary['phases']['tasks cpu'] / len(klass):.2f} s/submission)")
+        phases, n = summary["phases"], len(klass)
+        print(f"  CPU per submission: nbgrader child {phases['tasks cpu'] / n:.2f} s + kernel "
+              f"{phases['kernels cpu'] / n:.2f} s = "
+              f"{(phases['tasks cpu'] + phases['kernels cpu']) / n:.2f} s "
+              f"(kernels counted when forked warm by the worker's zygote, 0 when cold)")
         print("  phases: " + ", ".join(f"{name} {seconds:.1f} s"
                                        for name, seconds in summary["phases"].items()))
 

@@ -50,7 +50,8 @@ class Summary:
     backup: str | None = None
     interrupted: bool = False
     wall_seconds: float = 0.0
-    #: wall seconds per step; ``tasks`` and ``tasks cpu`` sum the tasks' wall and CPU seconds
+    #: wall seconds per step; ``tasks``, ``tasks cpu`` and ``kernels cpu`` sum the tasks' wall
+    #: seconds, their nbgrader children's CPU seconds and their warm kernels' CPU seconds
     phases: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -155,7 +156,8 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
                 summary.lost[student] = f"{type(error).__name__}: {error}"
             else:
                 summary.graded.append(student)
-                for name, seconds in (("tasks", result.seconds), ("tasks cpu", result.cpu_seconds)):
+                for name, seconds in (("tasks", result.seconds), ("tasks cpu", result.cpu_seconds),
+                                      ("kernels cpu", result.kernel_cpu_seconds)):
                     summary.phases[name] = round(summary.phases.get(name, 0.0) + seconds, 3)
                 if result.status == ERROR:
                     summary.errors[student] = result.message

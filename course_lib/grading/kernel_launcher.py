@@ -40,6 +40,14 @@ import sys
 from pathlib import Path
 
 KERNEL_UID_BASE = 2_000_000_000  # far above login, systemd-dynamic and subuid ranges
+#: what the kernel sees of the system, read-only (besides the Python install and course_lib)
+SYSTEM_PATHS = ("/usr", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
+                "/etc/nsswitch.conf", "/etc/fonts")
+#: top-level folders that are links into /usr on merged-/usr systems (bound when they are not)
+ROOT_DIRS = ("bin", "lib", "lib64", "sbin")
+#: variables a kernel keeps from the grader's environment (besides JPY_* and LC_*)
+KERNEL_ENV = ("PATH", "LANG", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONPATH", "VIRTUAL_ENV",
+              "MPLBACKEND")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -82,6 +90,11 @@ def _others_can_read(path: str) -> bool:
     return True
 
 
+def read_only_paths(policy: dict) -> list[str]:
+    """Every path the kernel sees read-only: the system's, the Python install's, course_lib's."""
+    return [path for path in SYSTEM_PATHS if os.path.exists(path)] + list(policy["ro_binds"])
+
+
 def bwrap_argv(policy: dict, workdir: Path, connection: Path, ipc_dir: Path) -> list[str]:
     """The bubblewrap command line: what the kernel may see, and nothing else."""
     argv = [policy["bwrap"], "--unshare-net", "--unshare-ipc", "--unshare-pid",
@@ -90,17 +103,13 @@ def bwrap_argv(policy: dict, workdir: Path, connection: Path, ipc_dir: Path) -> 
         argv += ["--unshare-user", "--disable-userns"]
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(policy["limits"]["tmp_bytes"]), "--tmpfs", "/tmp"]
-    for src in ("/usr", "/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group",
-                "/etc/nsswitch.conf", "/etc/fonts"):
-        if os.path.exists(src):
-            argv += _with_parents(src) + ["--ro-bind", src, src]
-    for name in ("bin", "lib", "lib64", "sbin"):
+    for name in ROOT_DIRS:
         target = os.path.join("/", name)
         if os.path.islink(target):
             argv += ["--symlink", os.readlink(target), target]
         elif os.path.isdir(target):
             argv += ["--ro-bind", target, target]
-    for src in policy["ro_binds"]:
+    for src in read_only_paths(policy):
         argv += _with_parents(src) + ["--ro-bind", src, src]
     argv += _with_parents(str(connection.parent))
     argv += ["--ro-bind", str(connection), str(connection)]
@@ -131,6 +140,12 @@ def outer(policy_file: Path, kernel_argv: list[str]) -> None:
         for notebook in workdir.glob("*.ipynb"):  # hidden tests: not for the kernel's uid
             os.chown(notebook, 0, 0)
             notebook.chmod(0o600)
+    if policy.get("zygote"):
+        problem = _warm_kernel(policy, policy_file.parent, workdir, connection, ipc_dir, limits,
+                               kernel_argv)
+        if problem is None:
+            return
+        print(f"rnn-course: no warm kernel ({problem}); starting a cold one", file=sys.stderr)
     inner_argv = [sys.executable, os.path.abspath(__file__), "--inner", json.dumps(limits),
                   *kernel_argv]
     if not policy["bwrap"]:
@@ -140,7 +155,39 @@ def outer(policy_file: Path, kernel_argv: list[str]) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
     resource.setrlimit(resource.RLIMIT_NPROC, (hard, hard))
     argv = bwrap_argv(policy, workdir, connection, ipc_dir) + inner_argv
-    os.execv(policy["bwrap"], argv)
+    os.execve(policy["bwrap"], argv, kernel_env())
+
+
+def _warm_kernel(policy: dict, home: Path, workdir: Path, connection: Path, ipc_dir: Path,
+                 limits: dict, kernel_argv: list[str]) -> str | None:
+    """Have the worker's zygote fork this kernel (``zygote.py``) and wait for its end.
+
+    Exits with the kernel's exit code; returns why not when the zygote cannot start it.
+    """
+    import socket
+
+    root = home / f"root-{os.getpid()}"
+    root.mkdir()
+    request = {"root": str(root), "ro_binds": read_only_paths(policy), "workdir": str(workdir),
+               "connection": str(connection), "ipc_dir": str(ipc_dir),
+               "limits": {**limits, "sandboxed": True}, "argv": kernel_argv, "env": kernel_env()}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
+            channel.connect(policy["zygote"])
+            socket.send_fds(channel, [json.dumps(request).encode()], [0, 1, 2])
+            reply = channel.makefile("rb").readline()
+    except OSError as error:
+        return f"the zygote did not answer: {error}"
+    answer = json.loads(reply or b'{"error": "the zygote closed the connection"}')
+    if "error" in answer:
+        return answer["error"]
+    raise SystemExit(answer["exit"])
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment a kernel gets: what Python and Jupyter need, no grader's secrets."""
+    return {name: value for name, value in os.environ.items()
+            if name in KERNEL_ENV or name.startswith(("JPY_", "LC_"))}
 
 
 # --------------------------------------------------------------------------- inner stage
@@ -188,7 +235,10 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
     apply_limits(limits)
     # the kernel's parent is bwrap (or a pid namespace's init), not the grader whose pid
     # this names: ipykernel would take that for its parent's death. PDEATHSIG covers it.
-    os.environ.pop("JPY_PARENT_PID", None)
+    scrubbed = kernel_env()
+    scrubbed.pop("JPY_PARENT_PID", None)
+    os.environ.clear()
+    os.environ.update(scrubbed)
     home = "/tmp" if limits["sandboxed"] else os.getcwd()
     os.environ.update(HOME=home, MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
                       TMPDIR=home, MPLBACKEND="module://matplotlib_inline.backend_inline",

@@ -28,14 +28,13 @@ import sqlalchemy.dialects.sqlite  # noqa: F401  (preloaded: the gradebook)
 import nbclient  # noqa: F401  (preloaded: autograde executes notebooks with it)
 import nbformat
 import nbgrader
-from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps.nbgraderapp import NbGraderApp
 from sqlalchemy.exc import SAWarning
 from traitlets.config import SingletonConfigurable
 
-from course_lib.grading.feedback import HideHiddenTests
+from course_lib.grading.feedback import FeedbackExporter, HideHiddenTests
 from course_lib.grading.forkhost import exit_code
 
 _FORMGRADER = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
@@ -143,7 +142,7 @@ def _warm_caches() -> None:
     ])
     notebook.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
     nbformat.validate(notebook)
-    exporter = HTMLExporter(  # configured as nbgrader's GenerateFeedback configures it
+    exporter = FeedbackExporter(  # configured as nbgrader's GenerateFeedback configures it
         template_name="feedback", extra_template_basedirs=[str(_FORMGRADER / "templates")],
         extra_template_paths=[str(_FORMGRADER / "static" / "node_modules" / "bootstrap" / "dist" / "css")])
     exporter.register_preprocessor(HideHiddenTests(), enabled=True)

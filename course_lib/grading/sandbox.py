@@ -102,8 +102,12 @@ def isolation_warning(limits: Limits = Limits()) -> str | None:
     return f"WARNING: grading WITHOUT a sandbox: {problem}. Unprotected: {lost}. Kept: {kept}."
 
 
-def configure(scratch: Path, limits: Limits) -> tuple[dict[str, str], list[str]]:
-    """Prepare ``scratch`` for sandboxed autograding: (subprocess environment, config lines)."""
+def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple[dict[str, str], list[str]]:
+    """Prepare ``scratch`` for sandboxed autograding: (subprocess environment, config lines).
+
+    ``zygote`` is the socket of the worker's zygote (``zygote.py``): when given and isolation
+    is on, kernels are forked from it warm instead of started cold.
+    """
     scratch = Path(scratch).resolve()
     home = scratch / ".sandbox"
     kernel_dir = home / "jupyter" / "kernels" / KERNEL_NAME
@@ -113,6 +117,7 @@ def configure(scratch: Path, limits: Limits) -> tuple[dict[str, str], list[str]]
     policy = {
         "bwrap": bwrap or "",
         "ro_binds": sorted({sys.base_prefix, sys.prefix, str(Path(course_lib.__file__).parent)}),
+        "zygote": zygote if limits.isolate else None,
         "limits": {**asdict(limits), "cpu_seconds": limits.notebook_timeout + 60},
     }
     (home / "policy.json").write_text(json.dumps(policy, indent=1))

@@ -111,6 +111,8 @@ class GradingResult:
     #: CPU seconds of the forked nbgrader children; not the worker's own, and not the kernels':
     #: a kernel in bwrap's own pid namespace never reaches the child's rusage (measured)
     cpu_seconds: float = 0.0
+    #: CPU seconds of the warm kernels the worker's zygote forked for it (0 for cold kernels)
+    kernel_cpu_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.status not in (GRADED, ERROR):

@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import runner, sandbox
+from . import runner, sandbox, zygote
 from .tasks import ERROR, GRADED, AssignmentBundle, GradingResult, NotebookResult, Submission
 
 _CHILD = "course_lib.grading.nbgrader_child"
@@ -43,12 +43,13 @@ _ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
 
 
 async def start_warm_up() -> None:
-    """Start this worker's fork host in the background (for ``Client.run(..., wait=False)``).
+    """Start this worker's fork host and zygote in the background (``Client.run(..., wait=False)``).
 
-    The host imports nbgrader (about 2 s) while the client prepares the run; the
-    first task waits for it if it is not done yet.
+    The host imports nbgrader and the zygote torch (about 2 s each) while the client
+    prepares the run; the first task waits for them if they are not done yet.
     """
     threading.Thread(target=runner.warm_up, name="rnn-course warm-up", daemon=True).start()
+    threading.Thread(target=zygote.worker_zygote, name="rnn-course zygote", daemon=True).start()
 
 
 def grade_submission(bundle: AssignmentBundle, submission: Submission) -> GradingResult:
@@ -66,6 +67,8 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         database = f"sqlite:///{scratch / 'gradebook.db'}"
         steps_path = scratch / "steps.json"
         message, cpu, steps = "", 0.0, None
+        kernels = zygote.worker_zygote()
+        kernel_cpu = kernels.kernel_cpu() if kernels else 0.0
         try:
             finished = runner.call(f"{_CHILD}:grade", assignment, student, database,
                                    str(steps_path), cwd=scratch, log_path=log, env=env,
@@ -110,7 +113,8 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         return GradingResult(student_id=student, status=status, message=message,
                              timestamp=recorded["timestamp"], notebooks=notebooks,
                              log=_tail(log), seconds=time.perf_counter() - started,
-                             cpu_seconds=cpu)
+                             cpu_seconds=cpu,
+                             kernel_cpu_seconds=kernels.kernel_cpu() - kernel_cpu if kernels else 0.0)
 
 
 def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission) -> dict[str, str]:
@@ -124,7 +128,8 @@ def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission
             path = folder / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-    env, sandbox_lines = sandbox.configure(scratch, bundle.limits)
+    warm = zygote.worker_zygote()
+    env, sandbox_lines = sandbox.configure(scratch, bundle.limits, warm and warm.socket_path)
     scratch_lines = [
         f"c.CourseDirectory.root = {str(scratch)!r}",
         'c.CourseDirectory.source_directory = "source"',

@@ -42,8 +42,12 @@ def _nbgrader(root: Path, args: list[str], env: dict, timeout: int = 900) -> sub
 
 
 def grade_one(course: Path, scratch: Path, student: str, submission: Path, notebook: str,
-              sandboxed: bool, limits=None) -> tuple[dict[str, float | None], list[str], str]:
-    """Autograde one submission in a copy of ``course``: (scores by grade id, messages, log)."""
+              sandboxed: bool, limits=None, zygote: str | None = None,
+              ) -> tuple[dict[str, float | None], list[str], str]:
+    """Autograde one submission in a copy of ``course``: (scores by grade id, messages, log).
+
+    ``zygote``: the socket of a running ``zygote.Zygote`` to fork warm kernels from.
+    """
     from course_lib.grading import sandbox
 
     shutil.copytree(course, scratch, ignore=shutil.ignore_patterns("submitted", "autograded"))
@@ -52,7 +56,7 @@ def grade_one(course: Path, scratch: Path, student: str, submission: Path, noteb
     shutil.copy(submission, target / f"{notebook}.ipynb")
     env: dict[str, str] = {}
     if sandboxed:
-        env, lines = sandbox.configure(scratch, limits or sandbox.Limits())
+        env, lines = sandbox.configure(scratch, limits or sandbox.Limits(), zygote)
         with open(scratch / "nbgrader_config.py", "a") as config:
             config.write("\n" + "\n".join(lines) + "\n")
     result = _nbgrader(scratch, ["autograde", ASSIGNMENT, "--student", student, "--force"], env)

@@ -1,0 +1,365 @@
+"""Warm kernels: a process that imported torch once forks each submission's kernel, sandboxed.
+
+A cold grading kernel costs about two seconds of one core before the student's first
+cell runs: a fresh interpreter, ipykernel, ``import torch``. Each grading worker
+therefore keeps one *zygote*, started by :class:`Zygote` with a scrubbed environment,
+that imports those modules once and then only forks. ``kernel_launcher.py`` (the
+kernel command nbgrader starts) asks it for a kernel over a Unix socket, passing its
+own stdin/stdout/stderr and the sandbox policy; the zygote forks, and the fork builds
+the same sandbox bubblewrap builds on the cold path, then becomes the kernel.
+
+Why one submission cannot see or affect another's, although all kernels of a worker
+come from the same process:
+
+- **Memory.** The zygote never runs student code and never holds a submission: it
+  imports modules and forks, nothing else. Every kernel is a fresh fork of that clean
+  image (copy-on-write: writes land in the kernel's own pages), never of another kernel.
+  Its random generators are seeded from the OS, as a fresh interpreter's are.
+- **Files.** Each kernel gets new mount, pid, network, IPC and UTS namespaces and a
+  root of its own (``pivot_root``): read-only binds of the system, the Python install
+  and ``course_lib``; writable only its own submission folder and its socket folder;
+  a private ``/tmp``; the notebook files (which hold the hidden tests) replaced by an
+  empty file. Other submissions' folders, the zygote's socket and the grader's files
+  are not in its view at all.
+- **Processes.** The kernel is pid 1 of its own pid namespace: when it ends, the
+  kernel of the host kills everything it started; it cannot see or signal processes
+  outside. It runs under a uid of its own with the same rlimits as a cold kernel
+  (``kernel_launcher.apply_limits``).
+- **Network.** A new network namespace has no interface but a loopback that is down;
+  the kernel talks to nbgrader through Unix sockets in its socket folder.
+- **Environment.** The zygote starts with only the variables a kernel needs, so a
+  secret in the worker's environment (a database password) never reaches it, and
+  ``/proc/self/environ`` of a kernel shows that scrubbed list.
+
+The fork needs the right to create namespaces (root, or unprivileged user namespaces).
+:class:`Zygote` probes it when it starts; where it is missing, kernels start cold in
+bubblewrap as before.
+
+Protocol: the launcher sends one JSON line (``policy``, ``workdir``, ``connection``,
+``ipc_dir``, ``limits``, ``argv``, ``env``) with its three standard file descriptors
+attached (``SCM_RIGHTS``); it gets back one JSON line ``{"exit": code}`` when the
+kernel ends. If the launcher dies first (nbgrader killed it), the kernel is killed.
+The worker talks to the zygote on its stdin/stdout: ``cpu`` asks for the CPU seconds
+of every kernel ended so far.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import json
+import os
+import platform
+import resource
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from course_lib.grading import kernel_launcher
+
+#: imported once here, inherited by every kernel
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+           "matplotlib_inline.backend_inline", "matplotlib.pyplot", "numpy", "torch",
+           "course_lib", "course_lib.checks")
+DISABLE_ENV = "RNN_COURSE_WARM_KERNELS"  # "off": every kernel starts cold
+_SOCKET_NAME = "zygote.sock"
+_MAX_REQUEST = 1 << 20
+
+_CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+_CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 1, 2, 4, 32
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+_MNT_DETACH = 2
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+# --------------------------------------------------------------------------- the worker's end
+class Zygote:
+    """One worker's zygote process: start it, ask where it listens, ask its kernels' CPU."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.mkdtemp(prefix="rnn-course-zygote-")  # 0700: the grader's only
+        self.socket_path = os.path.join(self._folder, _SOCKET_NAME)
+        env = kernel_launcher.kernel_env()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "course_lib.grading.zygote", self.socket_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, close_fds=True, text=True,
+        )
+        self._lock = threading.Lock()
+        ready = json.loads(self._process.stdout.readline() or '{"warm": false, "why": "exited"}')
+        #: None when kernels can be forked here, else why not
+        self.problem: str | None = None if ready.get("warm") else ready.get("why", "unknown")
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def kernel_cpu(self) -> float:
+        """CPU seconds (user + system) of every kernel that has ended so far."""
+        with self._lock:
+            self._process.stdin.write("cpu\n")
+            self._process.stdin.flush()
+            return float(json.loads(self._process.stdout.readline())["cpu"])
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        self._process.wait()
+
+
+# --------------------------------------------------------------------------- the zygote
+def main(socket_path: str) -> None:
+    """Preload, probe, then fork a kernel per connection until stdin closes."""
+    for module in PRELOAD:
+        importlib.import_module(module)
+    gc.freeze()  # kernels' collectors then leave the preloaded objects' pages shared
+    problem = _probe()
+    print(json.dumps({"warm": problem is None, "why": problem}), flush=True)
+    if problem is not None:
+        return
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(16)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    cpu = 0.0
+    while True:
+        ready, _, _ = select.select([sys.stdin, listener], [], [])
+        cpu += _reap()
+        if listener in ready:
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                listener.close()
+                os._exit(_serve(connection))
+            connection.close()
+        if sys.stdin in ready:
+            line = sys.stdin.readline()
+            if not line:
+                return
+            print(json.dumps({"cpu": cpu + _reap()}), flush=True)
+
+
+def _reap() -> float:
+    """Collect every ended child; return their CPU seconds (they waited for their kernels)."""
+    seconds = 0.0
+    while True:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return seconds
+        if pid == 0:
+            return seconds
+        seconds += usage.ru_utime + usage.ru_stime
+
+
+def _probe() -> str | None:
+    """Why kernels cannot be forked into namespaces here, or None when they can."""
+    if platform.machine() not in _SYS_PIVOT_ROOT:
+        return f"no pivot_root system call number known for {platform.machine()}"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _enter_namespaces()
+            os._exit(0)
+        except OSError:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return "this process may not create mount, pid and network namespaces"
+    return None
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _enter_namespaces() -> None:
+    """New mount, pid, network, IPC and UTS namespaces (and a user one when not root)."""
+    flags = _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS
+    uid, gid = os.getuid(), os.getgid()
+    if os.geteuid() != 0:
+        flags |= _CLONE_NEWUSER
+    _check(_libc.unshare(flags), "unshare")
+    if flags & _CLONE_NEWUSER:  # be root inside, the same user outside
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+    _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+
+
+# --------------------------------------------------------------------------- one kernel
+def _serve(connection: socket.socket) -> int:
+    """In the fork for one connection: start the kernel sandboxed, wait, report its end."""
+    try:
+        message, fds, _, _ = socket.recv_fds(connection, _MAX_REQUEST, 3)
+        request = json.loads(message)
+        _enter_namespaces()
+    except (OSError, ValueError) as error:
+        connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
+        return 1
+    kernel = os.fork()  # pid 1 of the new pid namespace
+    if kernel == 0:
+        connection.close()
+        _become_kernel(request, fds)
+    for fd in fds:
+        os.close(fd)
+    watched = os.pidfd_open(kernel)
+    ready = []
+    while watched not in ready:
+        ready, _, _ = select.select([connection, watched], [], [])
+        if connection in ready and not connection.recv(1):  # the launcher is gone: so is its kernel
+            os.kill(kernel, signal.SIGKILL)
+            break
+    _, status = os.waitpid(kernel, 0)
+    try:
+        connection.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+    except OSError:
+        pass
+    return 0
+
+
+def _become_kernel(request: dict, fds: list[int]) -> None:
+    """Enter the sandbox's root, become a fresh-looking process, run ipykernel (never returns)."""
+    try:
+        os.setsid()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        _enter_root(request)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        _reseed()
+        sys.argv = ["kernel", *request["argv"]]
+        kernel_launcher.inner(request["limits"], request["argv"])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException as error:  # nothing to report to but the kernel's own stderr
+        print(f"rnn-course zygote: the kernel could not start: {error!r}", file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _reseed() -> None:
+    """Give this kernel the random state an interpreter of its own would start with.
+
+    A fresh process seeds Python's, numpy's and torch's generators from the OS; a fork
+    would otherwise repeat the zygote's draws in every kernel.
+    """
+    import random
+
+    import numpy
+    import torch
+
+    random.seed()
+    numpy.random.seed()
+    torch.seed()
+
+
+def _enter_root(request: dict) -> None:
+    """Build the kernel's view of the filesystem under a tmpfs and make it the root.
+
+    The same view ``kernel_launcher.bwrap_argv`` asks bubblewrap for on the cold path.
+    """
+    root = request["root"]
+    _check(_libc.mount(b"tmpfs", root.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"mode=0755"),
+           "mount the new root")
+    _mount_tmp(root, request["limits"]["tmp_bytes"])  # first: the binds below may lie under it
+    _mount_dev(root)
+    for source in request["ro_binds"]:
+        _bind(source, root, read_only=True)
+    for name in ("bin", "lib", "lib64", "sbin"):
+        target = os.path.join("/", name)
+        if os.path.islink(target):
+            os.symlink(os.readlink(target), root + target)
+        elif os.path.isdir(target):
+            _bind(target, root, read_only=True)
+    _bind(request["connection"], root, read_only=True)
+    _bind(request["ipc_dir"], root, read_only=False)
+    _bind(request["workdir"], root, read_only=False)
+    for notebook in sorted(Path(request["workdir"]).glob("*.ipynb")):
+        _bind("/dev/null", root, read_only=True, at=str(notebook))
+    os.makedirs(root + "/proc", exist_ok=True)
+    old = root + "/.old-root"
+    os.mkdir(old)
+    _check(_libc.syscall(_SYS_PIVOT_ROOT[platform.machine()], root.encode(), old.encode()),
+           "pivot_root")
+    os.chdir("/")
+    _check(_libc.umount2(b"/.old-root", _MNT_DETACH), "detach the old root")
+    os.rmdir("/.old-root")
+    _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV, None), "mount /proc")
+    _check(_libc.mount(None, b"/", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY, None),
+           "make the new root read-only")
+    os.chdir(request["workdir"])
+
+
+def _bind(source: str, root: str, read_only: bool, at: str | None = None) -> None:
+    """Bind ``source`` at the same path (or ``at``) under ``root``; read-only if asked.
+
+    Read-only binds also lose set-uid bits and device files, except a bind of a device.
+    """
+    target = root + (at or source)
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "w").close()
+    _check(_libc.mount(source.encode(), target.encode(), None, _MS_BIND | _MS_REC, None),
+           f"bind {source}")
+    if read_only:
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID
+        flags |= 0 if source.startswith("/dev/") else _MS_NODEV
+        _check(_libc.mount(None, target.encode(), None, flags, None), f"read-only {source}")
+
+
+def _mount_tmp(root: str, size: int) -> None:
+    os.makedirs(root + "/tmp")
+    _check(_libc.mount(b"tmpfs", (root + "/tmp").encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                       f"mode=1777,size={size}".encode()), "mount /tmp")
+
+
+def _mount_dev(root: str) -> None:
+    """A minimal /dev: the harmless character devices, a small shm, the std links."""
+    dev = root + "/dev"
+    os.makedirs(dev)
+    _check(_libc.mount(b"tmpfs", dev.encode(), b"tmpfs", _MS_NOSUID, b"mode=0755"), "mount /dev")
+    for name in ("null", "zero", "full", "random", "urandom", "tty"):
+        if os.path.exists("/dev/" + name):
+            _bind("/dev/" + name, root, read_only=False)
+    os.makedirs(dev + "/shm")
+    _check(_libc.mount(b"tmpfs", (dev + "/shm").encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                       b"mode=1777,size=64m"), "mount /dev/shm")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
+
+
+# --------------------------------------------------------------------------- one per worker
+_worker_zygote: Zygote | None = None
+_worker_lock = threading.Lock()
+
+
+def worker_zygote() -> Zygote | None:
+    """This worker process's zygote, started on first use; None where kernels start cold."""
+    global _worker_zygote
+    if os.environ.get(DISABLE_ENV, "").lower() == "off":
+        return None
+    with _worker_lock:
+        if _worker_zygote is None or not _worker_zygote.alive:
+            _worker_zygote = Zygote()
+        return _worker_zygote if _worker_zygote.problem is None else None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

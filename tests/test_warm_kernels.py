@@ -1,0 +1,174 @@
+"""Warm kernels: forked from a worker's zygote, each inside a sandbox of its own.
+
+Each test starts a real zygote (``course_lib.grading.zygote``) and real sandboxed kernels
+through jupyter_client with the kernelspec ``sandbox.configure`` writes, exactly as
+nbgrader starts them, and runs code in them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from jupyter_client import KernelManager
+
+from course_lib.grading import sandbox, zygote
+
+pytestmark = pytest.mark.timeout(300)
+
+SECRET = "rnn-course-test-secret-3f9c"
+
+
+@pytest.fixture(scope="module")
+def warm():
+    """A zygote started with a secret in the grader's environment."""
+    os.environ["RNN_COURSE_TEST_PASSWORD"] = SECRET
+    try:
+        started = zygote.Zygote()
+    finally:
+        del os.environ["RNN_COURSE_TEST_PASSWORD"]
+    if started.problem is not None:
+        pytest.skip(f"no warm kernels on this machine: {started.problem}")
+    yield started
+    started.close()
+
+
+class Kernel:
+    """A sandboxed kernel for the submission folder ``work`` of the scratch course ``scratch``."""
+
+    def __init__(self, scratch: Path, socket_path: str | None, monkeypatch) -> None:
+        self.work = scratch / "submitted" / "student" / "a1"
+        self.work.mkdir(parents=True)
+        (self.work / "a1.ipynb").write_text("HIDDEN TESTS live here")
+        env, _ = sandbox.configure(scratch, sandbox.Limits(cell_timeout=30), socket_path)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        self.manager = KernelManager(kernel_name=sandbox.KERNEL_NAME, transport="ipc",
+                                     ip=str(scratch / ".sandbox" / "ipc" / "kernel"))
+        self.manager.start_kernel(cwd=str(self.work))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=120)
+
+    def run(self, code: str) -> str:
+        """Run ``code``; return what it printed (an error's name and message included)."""
+        printed: list[str] = []
+
+        def keep(message):
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                printed.append(content["text"])
+            elif message["msg_type"] == "error":
+                printed.append(f"{content['ename']}: {content['evalue']}")
+
+        self.client.execute_interactive(code, output_hook=keep, timeout=60)
+        return "".join(printed)
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernels(tmp_path, warm, monkeypatch):
+    started: list[Kernel] = []
+
+    def start(name: str) -> Kernel:
+        kernel = Kernel(tmp_path / name, warm.socket_path, monkeypatch)
+        started.append(kernel)
+        return kernel
+
+    yield start
+    for kernel in started:
+        kernel.stop()
+
+
+def test_kernel_runs_student_code_with_torch_already_imported(kernels, warm):
+    before = warm.kernel_cpu()
+    kernel = kernels("alice")
+    assert kernel.run("import sys; print('torch' in sys.modules)") == "True\n"
+    assert kernel.run("import torch; print(torch.ones(2, 3).sum().item())") == "6.0\n"
+    kernel.stop()
+    time.sleep(0.5)
+    assert warm.kernel_cpu() > before
+
+
+def test_kernel_sees_its_own_folder_but_not_another_submission_or_the_notebook(kernels):
+    alice, bob = kernels("alice"), kernels("bob")
+    (bob.work / "answers.txt").write_text("bob's work")
+    code = (f"import os; print(os.path.exists({str(bob.work)!r}), os.listdir('.'), "
+            f"open('a1.ipynb').read() == '', os.path.exists({str(zygote.__file__)!r}))")
+    assert alice.run(code) == "False ['a1.ipynb'] True True\n"
+    assert bob.run("print(open('answers.txt').read())") == "bob's work\n"
+
+
+def test_kernel_cannot_reach_the_zygote_socket(kernels, warm):
+    alice = kernels("alice")
+    code = (f"import socket\ns = socket.socket(socket.AF_UNIX)\n"
+            f"try:\n    s.connect({warm.socket_path!r}); print('REACHED')\n"
+            f"except OSError as error:\n    print('refused', type(error).__name__)\n")
+    assert alice.run(code).startswith("refused")
+
+
+def test_kernel_has_no_network(kernels):
+    code = ("import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+            "    print('OPEN')\nexcept OSError as error:\n    print('closed')\n")
+    assert kernels("alice").run(code) == "closed\n"
+
+
+def test_kernel_environment_holds_no_secret_of_the_grader(kernels, monkeypatch):
+    monkeypatch.setenv("RNN_COURSE_TEST_PASSWORD", SECRET)  # in the launcher's environment too
+    code = ("import os\ntry:\n    environ = open('/proc/self/environ').read()\n"
+            "except PermissionError:\n    environ = ''\n"
+            "print(environ.count('3f9c'), str(dict(os.environ)).count('3f9c'))")
+    assert kernels("alice").run(code) == "0 0\n"
+
+
+def test_files_and_processes_of_one_kernel_are_gone_before_the_next(kernels):
+    first = kernels("alice")
+    pid = first.run("import subprocess; p = subprocess.Popen(['sleep', '1000']); "
+                    "open('/tmp/left-behind', 'w').write('x'); print(p.pid)")
+    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "1000"]]
+    assert pid.strip().isdigit() and sleepers, "the kernel's child did not start"
+    first.stop()
+    psutil.wait_procs(sleepers, timeout=30)
+    assert not any(p.is_running() for p in sleepers)
+    second = kernels("bob")
+    assert second.run("import os; print('left-behind' in os.listdir('/tmp'))") == "False\n"
+    assert second.run("import os; print(any('sleep' in open(f'/proc/{p}/cmdline').read() "
+                      "for p in os.listdir('/proc') if p.isdigit()))") == "False\n"
+
+
+def test_kernels_do_not_repeat_each_others_random_draws(kernels):
+    draws = ("import random, numpy, torch; "
+             "print(random.random(), numpy.random.rand(), torch.rand(1).item())")
+    first, second = (kernels(name).run(draws).split() for name in ("alice", "bob"))
+    assert len(first) == 3 and all(a != b for a, b in zip(first, second))
+
+
+def test_kernel_dies_with_its_launcher(kernels):
+    kernel = kernels("alice")
+    pid = int(kernel.run("import subprocess; print(subprocess.Popen(['sleep', '1001']).pid)"))
+    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "1001"]]
+    assert sleepers and pid > 0
+    launcher = psutil.Process(kernel.manager.provisioner.process.pid)
+    launcher.kill()
+    gone, alive = psutil.wait_procs(sleepers, timeout=30)
+    assert not alive
+
+
+def test_grader_falls_back_to_a_cold_kernel_when_the_zygote_is_gone(tmp_path, monkeypatch):
+    kernel = Kernel(tmp_path / "carol", str(tmp_path / "no-such.sock"), monkeypatch)
+    try:
+        assert kernel.run("print(2 + 2)") == "4\n"
+    finally:
+        kernel.stop()
+
+
+def test_warm_kernels_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv(zygote.DISABLE_ENV, "off")
+    assert zygote.worker_zygote() is None
+
