@@ -21,6 +21,8 @@ Module map (one concept per file):
 - ``clipping``     ``clip_grad_norm_``, ``clip_grad_value_``           (lecture 4)
 - ``diagnostics``  vanishing / exploding gradient measurements          (lecture 4)
 - ``models``, ``seq2seq``, ``training``, ``plots``  what lectures train and draw
+- ``translation``  the shipped date-translation task (written dates -> ISO)   (lecture 10)
+- ``bleu``         corpus BLEU from scratch, equal to sacrebleu's       (lecture 10)
 - ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
 - ``interactive``  slider figures for the static book, every state precomputed (lectures 4, 5, 8, 10)
 - ``checks``       assignment test helpers whose messages say what is wrong
@@ -89,6 +91,8 @@ _EXPORTS = {
         "default_device",
     ],
     "plots": ["plot_loss", "plot_confusion_matrix", "plot_attention", "plot_forecast"],
+    "translation": ["date_pairs", "date_splits", "date_tokens"],
+    "bleu": ["corpus_bleu", "sentence_bleu", "BLEUScore"],
     "interactive": ["gradient_norm_slider", "lstm_gates_slider", "temperature_slider", "attention_slider"],
 }
 

@@ -16,10 +16,15 @@ Sentences are framed with the slide's special tokens: the encoder reads the
 source then ``<EOS>``; the decoder reads ``<START>`` then the target (teacher
 forcing) and must output the target then ``<EOS>``; everything is padded with
 ``<PAD>`` to a fixed number of steps (:func:`pad_seq2seq`).
+
+At test time the decoder writes the output itself: :meth:`Seq2Seq.greedy_decode`
+takes the most probable token at every step, :func:`beam_search` keeps the
+``K`` most probable partial outputs and returns the best finished one.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 
@@ -328,3 +333,140 @@ class Seq2Seq(nn.Module):
                 break
         self.train(was_training)
         return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)  # (B, L), (B, L, S)
+
+    @torch.no_grad()
+    def beam_decode(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int,
+        beam_width: int = 4, length_penalty: float = 0.0, start_index: int = 1, eos_index: int = 2,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode with :func:`beam_search`: tokens ``(B, L)`` as :meth:`greedy_decode`'s and their log-probability ``(B,)``."""
+        if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
+            raise ValueError(f"beam_width must be an int of at least 1, got {beam_width!r}")
+        was_training = self.training
+        self.eval()
+        keys, mask, s = self.encode(src, src_lengths)  # (B, S, C), (B, S), (B, H)
+        state = tuple(x.repeat_interleave(beam_width, dim=0) for x in (s, keys, mask))  # K copies of each input
+
+        def step(y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+            s, keys, mask = state
+            logits, s, _ = self.decoder.step(y, s, keys, mask)  # (B*K, V), (B*K, H)
+            return torch.log_softmax(logits, dim=-1), (s, keys, mask)
+
+        try:
+            return beam_search(step, state, src.shape[0], max_len, beam_width, length_penalty, start_index, eos_index)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def log_prob(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, tokens: torch.Tensor,
+        start_index: int = 1, eos_index: int = 2,
+    ) -> torch.Tensor:
+        """``log P(y | x)`` ``(B,)`` of outputs ``tokens`` ``(B, L)``: the sum of the decoder's
+        log-probabilities up to and including the first ``<EOS>`` (all ``L`` if there is none)."""
+        if tokens.dim() != 2 or tokens.shape[0] != src.shape[0]:
+            raise ValueError(f"tokens must be (B, L) with B = {src.shape[0]}, got {tuple(tokens.shape)}")
+        was_training = self.training
+        self.eval()
+        start = torch.full_like(tokens[:, :1], start_index)  # (B, 1)
+        logits = self(src, src_lengths, torch.cat([start, tokens[:, :-1]], dim=1))  # (B, L, V)
+        self.train(was_training)
+        token_lp = torch.log_softmax(logits, dim=-1).gather(2, tokens.unsqueeze(-1)).squeeze(-1)  # (B, L)
+        is_eos = (tokens == eos_index).long()  # (B, L)
+        before_first_eos = (is_eos.cumsum(dim=1) - is_eos) == 0  # (B, L) up to and including the first <EOS>
+        return (token_lp * before_first_eos).sum(dim=1)  # (B,)
+
+
+State = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _reorder(state: State, index: torch.Tensor) -> State:
+    """Rows ``index`` of a state tensor (or of each tensor of a tuple), along dim 0."""
+    if isinstance(state, torch.Tensor):
+        return state.index_select(0, index)
+    return tuple(_reorder(x, index) for x in state)
+
+
+def beam_search(
+    step: Callable[[torch.Tensor, State], tuple[torch.Tensor, State]],
+    state: State,
+    batch_size: int,
+    max_len: int,
+    beam_width: int = 4,
+    length_penalty: float = 0.0,
+    start_index: int = 1,
+    eos_index: int = 2,
+    pad_index: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batched beam search for any left-to-right model.
+
+    Greedy decoding keeps one partial output; beam search keeps the ``K`` partial
+    outputs ``y_1 .. y_t`` with the highest score
+
+        score(y) = log P(y_1 .. y_t | x) / |y|^alpha,     log P = sum_i log P(y_i | y_<i, x)
+
+    extends each by every token, and keeps the best ``K`` of the ``K * V`` candidates.
+    ``alpha = length_penalty``: 0 ranks by log-probability, which favours short
+    outputs (every token costs probability); 1 ranks by the mean log-probability
+    per token. ``|y|`` counts the tokens up to and including ``<EOS>``. A beam that
+    wrote ``<EOS>`` is finished: it stays in the beam with its score, continued by
+    ``<PAD>`` at no cost, until better ones push it out or all are finished.
+    With ``beam_width=1`` this is greedy decoding. A wider beam usually finds a more
+    probable output than greedy, but is not guaranteed to (pruning can drop the
+    greedy prefix); it is exhaustive search once ``K`` is at least the number of outputs.
+
+    Args:
+        step: ``step(y_prev, state) -> (log_probs, state)`` with ``y_prev`` ``(N,)``,
+            ``log_probs`` ``(N, V)`` and ``state`` a tensor or tuple of tensors with
+            ``N = batch_size * beam_width`` rows; rows ``b*K .. b*K + K-1`` belong to input ``b``.
+        state: the initial state, already repeated ``beam_width`` times per input.
+        batch_size: ``B``, the number of inputs decoded at once.
+        max_len: the most tokens an output may have.
+        beam_width: ``K >= 1``.
+        length_penalty: ``alpha``, a finite number.
+
+    Returns:
+        The best output of each input ``(B, L)`` (``<EOS>`` included, then ``<PAD>``) and
+        its log-probability ``(B,)``.
+    """
+    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
+        raise ValueError(f"beam_width must be an int of at least 1, got {beam_width!r}")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) or not math.isfinite(length_penalty):
+        raise ValueError(f"length_penalty must be a finite number, got {length_penalty!r}")
+    _check_int(max_len, "max_len")
+    B, K = _check_int(batch_size, "batch_size"), beam_width
+    first = state if isinstance(state, torch.Tensor) else state[0]
+    if first.shape[0] != B * K:
+        raise ValueError(f"state must have batch_size * beam_width = {B * K} rows, got {first.shape[0]}")
+    device = first.device
+    scores = torch.full((B, K), float("-inf"), device=device)  # (B, K) log P of each beam
+    scores[:, 0] = 0.0  # one live beam to start with, so the first step does not pick K copies of it
+    lengths = torch.zeros(B, K, device=device)  # (B, K) tokens up to and including <EOS>
+    finished = torch.zeros(B, K, dtype=torch.bool, device=device)  # (B, K)
+    history = torch.zeros(B, K, 0, dtype=torch.long, device=device)  # (B, K, t)
+    y = torch.full((B * K,), start_index, dtype=torch.long, device=device)  # (B*K,)
+    offset = torch.arange(B, device=device).unsqueeze(1) * K  # (B, 1)
+    for _ in range(max_len):
+        log_probs, state = step(y, state)  # (B*K, V)
+        V = log_probs.shape[-1]
+        log_probs = log_probs.view(B, K, V)  # (B, K, V)
+        after_eos = torch.full((V,), float("-inf"), device=device)
+        after_eos[pad_index] = 0.0  # a finished beam's only continuation: <PAD>, free
+        log_probs = torch.where(finished.unsqueeze(-1), after_eos, log_probs)  # (B, K, V)
+        total = scores.unsqueeze(-1) + log_probs  # (B, K, V)
+        new_lengths = lengths + (~finished).float()  # (B, K)
+        ranking = total / new_lengths.unsqueeze(-1) ** length_penalty  # (B, K, V)
+        best = ranking.view(B, K * V).topk(K, dim=1).indices  # (B, K) among K*V candidates
+        beam, token = best // V, best % V  # (B, K), (B, K)
+        scores = total.view(B, K * V).gather(1, best)  # (B, K)
+        lengths = new_lengths.gather(1, beam)  # (B, K)
+        finished = finished.gather(1, beam) | (token == eos_index)  # (B, K)
+        history = torch.cat([history.gather(1, beam.unsqueeze(-1).expand_as(history)), token.unsqueeze(-1)], dim=-1)
+        state = _reorder(state, (beam + offset).view(-1))
+        y = token.view(-1)  # (B*K,)
+        if finished.all():
+            break
+    final = scores / lengths.clamp(min=1) ** length_penalty  # (B, K)
+    pick = final.argmax(dim=1)  # (B,)
+    rows = torch.arange(B, device=device)
+    return history[rows, pick], scores[rows, pick]  # (B, L), (B,)
