@@ -21,6 +21,8 @@ import datetime
 import random
 from collections.abc import Callable
 
+import torch
+
 from course_lib.seq2seq import SPECIALS
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July",
@@ -104,3 +106,27 @@ def date_splits(
             raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
     pairs = date_pairs(n_train + n_val + n_test, seed)
     return {"train": pairs[:n_train], "val": pairs[n_train:n_train + n_val], "test": pairs[n_train + n_val:]}
+
+
+def ids_to_text(ids: torch.Tensor | list[int], tokens: list[str], eos_index: int = 2) -> str:
+    """The string a row of decoder output spells: characters up to the first ``<EOS>``, ``<PAD>`` dropped."""
+    chars = []
+    for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
+        if i == eos_index:
+            break
+        if not 0 <= i < len(tokens):
+            raise ValueError(f"ids must be indices into tokens (0 .. {len(tokens) - 1}), got {i}")
+        if tokens[i] not in SPECIALS:
+            chars.append(tokens[i])
+    return "".join(chars)
+
+
+def days_apart(hypothesis: str, reference: str) -> int | None:
+    """How many days the date ``hypothesis`` is from ``reference`` (both ISO), or ``None`` if it is not a date.
+
+    A person's judgement of a wrong date, in one number: a day off is a near miss, a
+    century off is not, however many characters the two share."""
+    try:
+        return abs((datetime.date.fromisoformat(hypothesis) - datetime.date.fromisoformat(reference)).days)
+    except ValueError:
+        return None

@@ -5,7 +5,7 @@ import datetime
 import pytest
 
 from course_lib.seq2seq import SPECIALS, encode_pairs
-from course_lib.translation import DATE_FORMATS, date_pairs, date_splits, date_tokens
+from course_lib.translation import DATE_FORMATS, date_pairs, date_splits, date_tokens, days_apart, ids_to_text
 
 
 def test_every_target_is_the_iso_form_of_the_date_its_source_writes():
@@ -63,3 +63,17 @@ def test_bad_input_raises_value_error_naming_the_argument(kwargs, name):
 def test_bad_split_size_names_it():
     with pytest.raises(ValueError, match="n_val"):
         date_splits(n_val=0)
+
+
+def test_ids_to_text_stops_at_eos_and_drops_padding():
+    tokens = date_tokens()
+    ids = [tokens.index(c) for c in "1998-09-08"] + [2, 0, tokens.index("7")]
+    assert ids_to_text(ids, tokens) == "1998-09-08"
+    with pytest.raises(ValueError, match="ids"):
+        ids_to_text([len(tokens)], tokens)
+
+
+def test_days_apart_counts_days_and_refuses_what_is_not_a_date():
+    assert days_apart("1998-09-09", "1998-09-08") == 1
+    assert days_apart("2998-09-08", "1998-09-08") == 365243  # a thousand years, 243 of them leap years
+    assert days_apart("1998-02-30", "1998-09-08") is None
