@@ -6,6 +6,7 @@ for a 2-core laptop.
 
 - :func:`toy_sentences`: the slides' three sentences with their labels (lecture 7).
 - :func:`order_sentiment`: sentiment where only word order decides the label (lecture 7).
+- :func:`tagged_sentences`: part-of-speech-tagged sentences with ambiguous words (lecture 3).
 - :func:`char_corpus`, :class:`CharLMDataset`: public-domain text for character language models (lecture 8).
 - :func:`names_by_origin`, :class:`NamesDataset`: surname -> origin, the character-level classifier (lecture 9).
 - :class:`AddingTask`: the adding problem, a long-range memory task, RNN vs GRU vs LSTM (lecture 6).
@@ -95,6 +96,56 @@ def order_sentiment(n: int = 1000, seed: int = 0) -> tuple[list[str], list[int]]
         texts.append(f"the {rng.choice(_THINGS)} {rng.choice(_PEOPLE)} {clause} {verdict}")
         labels.append(int(positive != negated_verdict))
     return texts, labels
+
+
+# --- part-of-speech tagging ------------------------------------------------------
+
+TAGS = ("DET", "NOUN", "PRON", "VERB", "MOD")
+_TAG_WORDS = {
+    "DET": ["the", "a", "this", "my"],
+    "NOUN": ["dog", "cat", "fish", "boat", "watch", "can", "park", "ball"],
+    "PRON": ["they", "we", "you", "i"],
+    "VERB": ["see", "like", "fish", "watch", "sail", "kick", "paint"],
+    "MOD": ["can", "will", "should"],
+}
+_OBJECT_PRONOUNS = ["them", "us", "it"]
+
+
+def tagged_sentences(n: int = 800, seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """Short sentences with a part-of-speech tag per word, for a many-to-many tagger (lecture 3).
+
+    A small grammar: a subject (a pronoun, or a determiner and a noun followed by a modal), an
+    optional modal, a verb and an optional object::
+
+        they fish                    -> PRON VERB
+        my dog can watch the fish    -> DET NOUN MOD VERB DET NOUN
+
+    "fish" and "watch" are nouns or verbs and "can" a noun or a modal, so a word alone does
+    not fix its tag: the words before it do, which is what the tagger's hidden state carries.
+    Returns ``(sentences, tags)``, two lists of ``n`` token lists of equal lengths; tags are
+    from :data:`TAGS`.
+    """
+    _check_int(n, "n", 1)
+    rng = random.Random(_check_int(seed, "seed", 0))
+    sentences, tags = [], []
+    for _ in range(n):
+        words: list[tuple[str, str]] = []
+        if rng.random() < 0.5:
+            words.append((rng.choice(_TAG_WORDS["PRON"]), "PRON"))
+            if rng.random() < 0.4:
+                words.append((rng.choice(_TAG_WORDS["MOD"]), "MOD"))
+        else:
+            words += [(rng.choice(_TAG_WORDS["DET"]), "DET"), (rng.choice(_TAG_WORDS["NOUN"]), "NOUN"),
+                      (rng.choice(_TAG_WORDS["MOD"]), "MOD")]
+        words.append((rng.choice(_TAG_WORDS["VERB"]), "VERB"))
+        if rng.random() < 0.7:
+            if rng.random() < 0.75:
+                words += [(rng.choice(_TAG_WORDS["DET"]), "DET"), (rng.choice(_TAG_WORDS["NOUN"]), "NOUN")]
+            else:
+                words.append((rng.choice(_OBJECT_PRONOUNS), "PRON"))
+        sentences.append([w for w, _ in words])
+        tags.append([t for _, t in words])
+    return sentences, tags
 
 
 class TextClassificationDataset(Dataset):

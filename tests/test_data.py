@@ -269,3 +269,29 @@ def test_pad_collate_without_a_padding_value_refuses_to_guess_one():
     assert Vocab(["a b"]).unk_index == 0
     assert_raises_naming(ValueError, "padding_value", data.pad_collate, batch)
     assert_raises_naming(TypeError, "padding_value", data.pad_collate, batch, padding_value="<pad>")
+
+
+# --- tagged_sentences ------------------------------------------------------------------------
+
+
+def test_tagged_sentences_are_seeded_and_give_one_tag_per_word():
+    sentences, tags = data.tagged_sentences(200, seed=3)
+    assert (sentences, tags) == data.tagged_sentences(200, seed=3)
+    assert sentences != data.tagged_sentences(200, seed=4)[0]
+    assert len(sentences) == len(tags) == 200
+    assert all(len(s) == len(t) >= 2 for s, t in zip(sentences, tags))
+    assert {t for ts in tags for t in ts} == set(data.TAGS)
+
+
+def test_tagged_sentences_hold_words_whose_tag_only_context_decides():
+    sentences, tags = data.tagged_sentences(400, seed=0)
+    seen: dict[str, set] = {}
+    for s, ts in zip(sentences, tags):
+        for w, t in zip(s, ts):
+            seen.setdefault(w, set()).add(t)
+    assert {w for w, ts in seen.items() if len(ts) > 1} == {"fish", "watch", "can"}
+
+
+def test_tagged_sentences_bad_arguments_raise():
+    assert_raises_naming(ValueError, "n", data.tagged_sentences, 0)
+    assert_raises_naming(TypeError, "seed", data.tagged_sentences, 5, "0")
