@@ -23,9 +23,13 @@ import hashlib
 import html
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from course_lib.text import Vocab
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # Drawn without plotly's logo link: nothing on the page points outside the site.
@@ -207,7 +211,7 @@ def lstm_trace(cell: torch.nn.Module, inputs: torch.Tensor) -> dict[str, torch.T
 def lstm_gates_slider(
     cell: torch.nn.Module,
     texts: Sequence[str],
-    vocab,
+    vocab: Vocab,
 ) -> SliderFigure:
     """Heat maps of an LSTM cell's gates i, f, g, o and states c, h (one row per unit, one
     column per character) while it reads a text; the slider picks the text (lecture 5).
@@ -237,13 +241,12 @@ def lstm_gates_slider(
         ids = torch.tensor(vocab.encode(text))  # (T,)
         one_hot = F.one_hot(ids, len(vocab)).to(param.dtype)  # (T, V)
         values.append(lstm_trace(cell, one_hot))
+    first = values[0]
     for v in values:
-        T = min(len(v["i"]), len(values[0]["i"]))
-        same = [torch.equal(v[n][t], values[0][n][t]) for t in range(T) for n in ("i", "f", "g", "o")]
-        steps_same = [all(same[4 * t: 4 * t + 4]) for t in range(T)]
-        differs = [t for t, s in enumerate(steps_same) if not s]
-        lengths_differ = len(v["i"]) != len(values[0]["i"])
-        v["first_difference"] = differs[0] if differs else (T if lengths_differ else None)
+        T = min(len(v["i"]), len(first["i"]))
+        differs = [t for t in range(T) if not all(torch.equal(v[n][t], first[n][t]) for n in "ifgo")]
+        longer_or_shorter = len(v["i"]) != len(first["i"])
+        v["first_difference"] = differs[0] if differs else (T if longer_or_shorter else None)
 
     names = {"i": "input gate i_t", "f": "forget gate f_t", "g": "input node g_t",
              "o": "output gate o_t", "c": "cell state c_t", "h": "hidden state h_t"}
@@ -280,7 +283,7 @@ def _show_char(ch: str) -> str:
 
 def temperature_slider(
     model: torch.nn.Module,
-    vocab,
+    vocab: Vocab,
     prompt: str,
     temperatures: Sequence[float] | None = None,
     top: int = 12,
