@@ -23,6 +23,8 @@ Module map (one concept per file):
 - ``models``, ``seq2seq``, ``training``, ``plots``  what lectures train and draw
 - ``translation``  the shipped date-translation task (written dates -> ISO)   (lecture 10)
 - ``bleu``         corpus BLEU from scratch, equal to sacrebleu's       (lecture 10)
+- ``ngram``        add-k and Kneser-Ney n-gram language models          (lecture 8)
+- ``interpretable`` LSTM cells that track quotes and brackets           (lecture 8)
 - ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
 - ``interactive``  slider figures for the static book, every state precomputed (lectures 4, 5, 8, 10)
 - ``checks``       assignment test helpers whose messages say what is wrong
@@ -93,6 +95,8 @@ _EXPORTS = {
     "plots": ["plot_loss", "plot_confusion_matrix", "plot_attention", "plot_forecast"],
     "translation": ["date_pairs", "date_splits", "date_tokens"],
     "bleu": ["corpus_bleu", "sentence_bleu", "BLEUScore"],
+    "ngram": ["NGramLM"],
+    "interpretable": ["quoted_text", "cell_states", "correlations", "coloured_text"],
     "interactive": ["gradient_norm_slider", "lstm_gates_slider", "temperature_slider", "attention_slider"],
 }
 
