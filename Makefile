@@ -31,7 +31,8 @@ $(STAMP): requirements-dev.txt pyproject.toml instructor/pyproject.toml | $(VENV
 	touch $@
 
 # Debian packages the suite needs: chromium (browser tests), bubblewrap (the
-# grading sandbox), postgresql (the scale-out gradebook test).
+# grading sandbox), postgresql (the scale-out gradebook test), slurmctld, slurmd,
+# slurm-client and munge (the SLURM scheduler test).
 $(SYSTEM_STAMP): .ci/system-deps.sh | $(VENV)/bin/python
 	bash .ci/system-deps.sh
 	touch $@

@@ -47,8 +47,21 @@ def course(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def graded(course):
-    """Every notebook case graded in its own sandboxed scratch course, two at a time."""
+def warm():
+    """The zygote every corpus case's kernel is forked from, as on a grading worker."""
+    from course_lib.grading import sandbox, zygote
+
+    started = zygote.Zygote()
+    if started.problem is not None:  # where bubblewrap works, so must warm kernels
+        assert sandbox.bwrap_problem() is not None, started.problem
+    yield None if started.problem else started.socket_path
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def graded(course, warm):
+    """Every notebook case graded in its own sandboxed scratch course, two at a time, with
+    warm kernels (one zygote for all, as a worker grades one submission after another)."""
     root, release, cases = course
     gradebook = root / "course" / "gradebook.db"
     before = hashlib.sha256(gradebook.read_bytes()).hexdigest()
@@ -56,7 +69,8 @@ def graded(course):
     def grade(case):
         submission = root / "corpus" / f"{case.student}_attempt_{NAME}.ipynb"
         return case.student, direct.grade_one(root / "course", root / f"scratch-{case.student}",
-                                              case.student, submission, NAME, True, _limits())
+                                              case.student, submission, NAME, True, _limits(),
+                                              warm)
 
     notebook_cases = [c for c in cases.values() if (root / "corpus" / f"{c.student}_attempt_{NAME}.ipynb").exists()]
     with ThreadPoolExecutor(2) as pool:

@@ -10,14 +10,17 @@ scores are read back from the gradebook itself.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.scale import classroom, gradebook, postgres
+from tests.scale import slurm as slurm_cluster
 from tests.scale.dask_cluster import LocalDaskCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
@@ -167,3 +170,146 @@ def test_worker_killed_mid_run_every_student_is_graded_exactly_once(workspace, l
     assert recorded.grades == {(student, *cell): value
                                for (other, *cell), value in local_run.grades.items()
                                for student, kind in BIG_CLASS.items() if like[kind] == other}
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A single-node SLURM cluster on the loopback (``tests/scale/slurm.py``)."""
+    problem = slurm_cluster.missing()
+    if problem:
+        pytest.skip(problem)
+    cluster = slurm_cluster.SlurmCluster().start()
+    before = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)  # dask-jobqueue runs sbatch from this process
+    yield cluster
+    if before is None:
+        os.environ.pop("SLURM_CONF")
+    else:
+        os.environ["SLURM_CONF"] = before
+    cluster.stop()
+
+
+@contextmanager
+def slurm_workers(slurm, jobs: int):
+    """Dask workers as SLURM jobs, submitted by dask-jobqueue's ``sbatch`` as the instructor
+    guide's recipe does: one single-threaded worker per job."""
+    from dask_jobqueue import SLURMCluster
+    from distributed import Client
+
+    with SLURMCluster(cores=1, processes=1, memory="2GB", queue="grading", walltime="00:15:00",
+                      job_directives_skip=["--mem"], python=sys.executable,
+                      scheduler_options={"host": "127.0.0.1", "dashboard_address": ":0"},
+                      log_directory=str(slurm.root / "logs"),
+                      local_directory=str(slurm.root / "dask")) as cluster:
+        cluster.scale(jobs=jobs)
+        with Client(cluster) as client:
+            try:
+                client.wait_for_workers(jobs, timeout=120)
+            except TimeoutError:
+                pytest.fail(f"SLURM did not start {jobs} worker jobs:\n{slurm.log()}")
+        yield cluster
+
+
+def test_slurm_worker_jobs_grade_like_the_local_cluster_into_postgres(
+        workspace, local_run, postgres_server, slurm):
+    """Workers submitted with sbatch grade the class into PostgreSQL: the LocalCluster's scores."""
+    course = _course_copy(workspace, "slurm")
+    postgres_server.create_database("slurm_gradebook")
+    url = postgres_server.url("slurm_gradebook")
+    with slurm_workers(slurm, jobs=2) as cluster:
+        assert sorted(slurm.jobs().values()) == ["RUNNING", "RUNNING"]
+        _grade(course, workspace / "class", "--scheduler", cluster.scheduler_address, "--db-url", url)
+
+    assert gradebook.read(url, classroom.ASSIGNMENT).grades == local_run.grades
+
+
+def test_slurm_job_cancelled_mid_run_costs_nothing(workspace, local_run, slurm):
+    """``scancel`` the job of a worker holding a submission: the run completes, each student once."""
+    course = _course_copy(workspace, "slurm_cancelled")
+    log = open(workspace / "slurm_cancelled.log", "w+")
+    with slurm_workers(slurm, jobs=2) as cluster:
+        run = subprocess.Popen(
+            _grade_command(workspace / "big_class", "--scheduler", cluster.scheduler_address),
+            cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            victim = _first_result_and_busy_worker(cluster.scheduler_address, timeout=240)
+            cancelled = slurm.run("scancel", cluster.workers[victim].job_id)
+            assert cancelled.returncode == 0, cancelled.stderr
+            returncode = run.wait(timeout=300)
+        finally:
+            if run.poll() is None:
+                run.kill()
+            log.seek(0)
+            output = log.read()
+            log.close()
+    assert returncode == 0, f"the run did not complete after its job was cancelled:\n{output}"
+
+    recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT)
+    assert recorded.submissions == {student: 1 for student in BIG_CLASS}
+    assert set(recorded.grade_rows.values()) == {1}, "a grade recorded twice"
+    like = {kind: student for student, kind in CLASS.items()}
+    assert recorded.grades == {(student, *cell): value
+                               for (other, *cell), value in local_run.grades.items()
+                               for student, kind in BIG_CLASS.items() if like[kind] == other}
+
+
+def _nothing_recorded(course: Path) -> bool:
+    return not (course / "gradebook.db").exists() or not gradebook.read(
+        _sqlite_url(course), classroom.ASSIGNMENT).submissions
+
+
+def test_cluster_that_never_starts_workers_stops_the_run_naming_the_cause(workspace):
+    cluster = LocalDaskCluster(n_workers=0).start()
+    try:
+        course = _course_copy(workspace, "no_workers")
+        done = subprocess.run(_grade_command(workspace / "class", "--scheduler", cluster.address,
+                                             "--worker-timeout", "3"),
+                              cwd=course, env=_env(), capture_output=True, text=True, timeout=120)
+    finally:
+        cluster.stop()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"no Dask worker joined the scheduler at {cluster.address} within 3 s" in done.stderr
+    assert _nothing_recorded(course)
+
+
+def test_workers_without_the_grader_are_named_before_anyone_is_graded(workspace, tmp_path):
+    """A worker whose Python cannot import course_lib (simulated by a preload that blocks it)."""
+    blocker = tmp_path / "no_course_lib.py"
+    blocker.write_text("import sys\nsys.modules['course_lib'] = None  # as if not installed\n")
+    cluster = LocalDaskCluster(n_workers=1, worker_args=("--preload", str(blocker))).start()
+    try:
+        course = _course_copy(workspace, "no_grader")
+        done = subprocess.run(_grade_command(workspace / "class", "--scheduler", cluster.address),
+                              cwd=course, env=_env(), capture_output=True, text=True, timeout=120)
+    finally:
+        cluster.stop()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 Dask worker(s) cannot import the grader" in done.stderr
+    assert "course_lib" in done.stderr and "grading environment" in done.stderr
+    assert _nothing_recorded(course)
+
+
+def test_run_whose_workers_all_die_stops_and_lists_the_rest_for_a_rerun(workspace, local_run):
+    cluster = LocalDaskCluster(n_workers=1).start()
+    course = _course_copy(workspace, "all_died")
+    log = open(workspace / "all_died.log", "w+")
+    run = subprocess.Popen(_grade_command(workspace / "big_class", "--scheduler", cluster.address,
+                                          "--worker-timeout", "5"),
+                           cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        _first_result_and_busy_worker(cluster.address, timeout=240)
+        cluster.kill_worker(0)
+        returncode = run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        cluster.stop()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert returncode == 1, output
+    recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT).submissions
+    not_recorded = re.findall(r"NOT RECORDED  (\w+): not graded: the cluster has had no worker for 5 s", output)
+    assert recorded and not_recorded, output
+    assert sorted([*recorded, *not_recorded]) == sorted(BIG_CLASS)
+    assert set(recorded.values()) == {1}

@@ -76,6 +76,7 @@ def _grade(course, args) -> int:
         late_lines=tuple(late.config_lines(args.late_per_day, args.late_cap))
         if args.late_per_day is not None else (),
         progress=not args.no_progress, keep_backups=args.keep_backups,
+        worker_timeout=args.worker_timeout,
     )
     summary = grade(course, args.assignment, Path(args.submissions), options)
     print("\n".join(summary.lines()))
@@ -137,7 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="regrade students already graded")
     from .collect import DEFAULT_PATTERN
     from .gradebook import KEEP_BACKUPS
+    from .grade import WORKER_TIMEOUT
 
+    grade.add_argument("--worker-timeout", type=_positive_float, default=WORKER_TIMEOUT, metavar="SECONDS",
+                       help="wait this long for a first Dask worker, and stop a run that has had "
+                            f"none for this long (default {WORKER_TIMEOUT:g})")
     grade.add_argument("--keep-backups", type=_positive_int, default=KEEP_BACKUPS, metavar="N",
                        help="gradebook backups to keep, the one made by this run included; "
                        "older ones are deleted (default: %(default)s)")
@@ -169,6 +174,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="output folder (default: grading/<assignment>/)")
     export.set_defaults(run=_export)
     return parser
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -69,6 +69,10 @@ class Summary:
         return out
 
 
+#: seconds ``grade`` waits for a first worker, and the longest a run goes on without any
+WORKER_TIMEOUT = 120.0
+
+
 @dataclass(frozen=True)
 class Options:
     """How to grade: where, with what limits and which feedback and late policy."""
@@ -83,6 +87,8 @@ class Options:
     duedate: datetime | None = None
     progress: bool = True
     keep_backups: int = KEEP_BACKUPS
+    #: seconds to wait for a first worker, and the longest a run goes on with none at all
+    worker_timeout: float = WORKER_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
@@ -91,6 +97,8 @@ class Options:
             raise ValueError("give --workers (a local cluster) or --scheduler (an existing one), not both")
         if self.keep_backups < 1:
             raise ValueError(f"--keep-backups must be at least 1, got {self.keep_backups}")
+        if not self.worker_timeout > 0:
+            raise ValueError(f"--worker-timeout must be a positive number of seconds, got {self.worker_timeout}")
 
 
 def grade(course: Course, assignment_id: str, submissions: Path, options: Options) -> Summary:
@@ -101,6 +109,7 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
     run_dir = course.grading / assignment_id
     clock = _Clock(summary.phases)
     with _dask_client(options) as client:
+        _check_workers(client, options.worker_timeout)
         clock.lap("start cluster")
         client.run(start_warm_up, wait=False)  # workers import nbgrader while we prepare
         summary.backup = None if (path := backup(course, options.keep_backups)) is None else str(path)
@@ -120,7 +129,8 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
                 *feedback_config_lines(options.show_hidden_tests), *options.late_lines])
             clock.lap("prepare")
             try:
-                _run(client, bundle, pending, writer, course, run_dir, summary, options.progress)
+                _run(client, bundle, pending, writer, course, run_dir, summary, options.progress,
+                     options.worker_timeout)
             except KeyboardInterrupt:
                 summary.interrupted = True
             clock.lap("grade")
@@ -135,8 +145,7 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
 
 
 def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_dir: Path,
-         summary: Summary, progress: bool) -> None:
-    from distributed import as_completed
+         summary: Summary, progress: bool, worker_timeout: float) -> None:
     from tqdm import tqdm
 
     shared = client.scatter(bundle, broadcast=True, hash=False)
@@ -146,7 +155,7 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
     bar = tqdm(total=len(futures), unit="student", desc=f"grading {bundle.assignment_id}",
                disable=not progress, dynamic_ncols=True)
     try:
-        for future in as_completed(futures):
+        for future in _as_completed_while_workers(client, futures, worker_timeout):
             student = futures[future]
             try:
                 result: GradingResult = future.result()
@@ -163,6 +172,10 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
                     summary.errors[student] = result.message
             bar.update(1)
             bar.set_postfix(errors=len(summary.errors) + len(summary.lost), refresh=False)
+    except NoWorkers as error:
+        client.cancel(list(futures))
+        for student in set(futures.values()) - set(summary.graded) - set(summary.lost):
+            summary.lost[student] = str(error)
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise
@@ -213,6 +226,55 @@ class _Clock:
         now = time.perf_counter()
         self._phases[name] = round(self._phases.get(name, 0.0) + now - self._last, 3)
         self._last = now
+
+
+class NoWorkers(RuntimeError):
+    """The cluster has had no worker for longer than the run's ``worker_timeout``."""
+
+
+def _check_workers(client, timeout: float) -> None:
+    """Wait for a first worker and check that every worker can import the grader.
+
+    Raises RuntimeError naming the cause: a cluster that never starts workers (jobs stuck in
+    a queue, workers that cannot reach the scheduler) or workers started in an environment
+    without the course's grading packages. Nothing has been graded yet.
+    """
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise RuntimeError(
+            f"no Dask worker joined the scheduler at {client.scheduler.address} within {timeout:g} s: "
+            "check that the worker jobs started (squeue, kubectl get pods) and can reach the "
+            "scheduler; --worker-timeout sets the wait") from None
+    # a plain built-in, so that a worker without course_lib can still run the check
+    errors = {address: error for address, error in client.run(
+        exec, "import course_lib.grading.worker", {}, on_error="return").items() if error}
+    if errors:
+        address, error = sorted(errors.items())[0]
+        raise RuntimeError(
+            f"{len(errors)} Dask worker(s) cannot import the grader, e.g. {address}: "
+            f"{type(error).__name__}: {error}. Start the workers in the course's grading "
+            "environment (the job script's prologue activates it)")
+
+
+def _as_completed_while_workers(client, futures, timeout: float) -> Iterator:
+    """Futures as they finish; raises :class:`NoWorkers` after ``timeout`` seconds without a worker."""
+    from distributed import as_completed
+
+    finished, alone_since = as_completed(futures), None
+    while not finished.is_empty():
+        batch = finished.next_batch(block=False)
+        yield from batch
+        if batch:
+            continue
+        if client.nthreads():
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > timeout:
+            raise NoWorkers(f"not graded: the cluster has had no worker for {timeout:g} s (their jobs "
+                            "ended or were cancelled?); rerun the same command to grade the rest")
+        time.sleep(0.5)
 
 
 @contextmanager

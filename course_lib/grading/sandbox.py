@@ -105,8 +105,8 @@ def isolation_warning(limits: Limits = Limits()) -> str | None:
 def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple[dict[str, str], list[str]]:
     """Prepare ``scratch`` for sandboxed autograding: (subprocess environment, config lines).
 
-    ``zygote`` is the socket of the worker's zygote (``zygote.py``): when given and isolation
-    is on, kernels are forked from it warm instead of started cold.
+    ``zygote`` is the socket of the worker's zygote (``zygote.py``): when given and the
+    sandbox is on, kernels are forked from it warm instead of started cold in bubblewrap.
     """
     scratch = Path(scratch).resolve()
     home = scratch / ".sandbox"
@@ -117,7 +117,8 @@ def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple
     policy = {
         "bwrap": bwrap or "",
         "ro_binds": sorted({sys.base_prefix, sys.prefix, str(Path(course_lib.__file__).parent)}),
-        "zygote": zygote if limits.isolate else None,
+        # warm kernels only where the cold ones would be sandboxed too: one switch for both
+        "zygote": zygote if bwrap else None,
         "limits": {**asdict(limits), "cpu_seconds": limits.notebook_timeout + 60},
     }
     (home / "policy.json").write_text(json.dumps(policy, indent=1))

@@ -53,6 +53,7 @@ import os
 import platform
 import resource
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,15 +104,21 @@ class Zygote:
         return self._process.poll() is None
 
     def kernel_cpu(self) -> float:
-        """CPU seconds (user + system) of every kernel that has ended so far."""
+        """CPU seconds (user + system) of every kernel that has ended so far; 0 once it has died
+        (accounting only: a grade never depends on it)."""
         with self._lock:
-            self._process.stdin.write("cpu\n")
-            self._process.stdin.flush()
-            return float(json.loads(self._process.stdout.readline())["cpu"])
+            try:
+                self._process.stdin.write("cpu\n")
+                self._process.stdin.flush()
+                return float(json.loads(self._process.stdout.readline())["cpu"])
+            except (OSError, ValueError):
+                return 0.0
 
     def close(self) -> None:
+        """End the zygote (kernels it started run on until their launchers end them)."""
         self._process.stdin.close()
         self._process.wait()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the zygote
@@ -127,22 +134,25 @@ def main(socket_path: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
     listener.listen(16)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     cpu = 0.0
-    while True:
-        ready, _, _ = select.select([sys.stdin, listener], [], [])
-        cpu += _reap()
-        if listener in ready:
-            connection, _ = listener.accept()
-            if os.fork() == 0:
-                listener.close()
-                os._exit(_serve(connection))
-            connection.close()
-        if sys.stdin in ready:
-            line = sys.stdin.readline()
-            if not line:
-                return
-            print(json.dumps({"cpu": cpu + _reap()}), flush=True)
+    try:
+        while True:
+            ready, _, _ = select.select([sys.stdin, listener], [], [])
+            cpu += _reap()
+            if listener in ready:
+                connection, _ = listener.accept()
+                if os.fork() == 0:
+                    listener.close()
+                    os._exit(_serve(connection))
+                connection.close()
+            if sys.stdin in ready:
+                if not sys.stdin.readline():  # the worker has gone
+                    return
+                cpu += _reap()
+                print(json.dumps({"cpu": cpu}), flush=True)
+    finally:
+        listener.close()
+        os.unlink(socket_path)
 
 
 def _reap() -> float:

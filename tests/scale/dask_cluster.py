@@ -57,9 +57,10 @@ def _tree_kill(proc: subprocess.Popen) -> None:
 class LocalDaskCluster:
     """``start()`` it, grade against ``address``, ``stop()`` it (also on failure)."""
 
-    def __init__(self, n_workers: int = 2, nthreads: int = 1):
+    def __init__(self, n_workers: int = 2, nthreads: int = 1, worker_args: tuple[str, ...] = ()):
         self.n_workers = n_workers
         self.nthreads = nthreads
+        self.worker_args = worker_args  # more ``dask worker`` options, e.g. ("--preload", FILE)
         self.root = Path(tempfile.mkdtemp(prefix="rnn-course-dask-"))
         self.scheduler: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
@@ -99,7 +100,7 @@ class LocalDaskCluster:
                 "worker", self.address, "--name", f"worker-{i}", "--host", "127.0.0.1",
                 "--nthreads", str(self.nthreads), "--nworkers", "1", "--no-dashboard",
                 "--memory-limit", "0", "--death-timeout", "60",
-                "--local-directory", str(self.root / f"worker-{i}")]))
+                "--local-directory", str(self.root / f"worker-{i}"), *self.worker_args]))
         self.wait_for_workers(self.n_workers, deadline - time.monotonic())
         return self
 
