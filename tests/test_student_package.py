@@ -153,7 +153,14 @@ def _link_installed_torch(venv: Path) -> None:
     (target,) = venv.glob("lib/python*/site-packages")
     for top in sorted(tops):
         if (site / top).is_dir():
-            shutil.copytree(site / top, target / top, copy_function=os.link)
+            shutil.copytree(site / top, target / top, copy_function=_link_or_copy)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
 
 
 def _freeze(python: Path) -> dict[str, str]:
