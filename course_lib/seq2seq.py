@@ -250,6 +250,11 @@ class Seq2Seq(nn.Module):
     ``<START>, y_1, .., y_{T-1}``, not its own guess. :meth:`greedy_decode`
     feeds back its own argmax and also returns the attention weights.
 
+    ``teacher_forcing`` (an attribute, 1.0 by default) is the probability that a
+    training step reads the true previous token rather than the model's own argmax.
+    Lowering it during training is **scheduled sampling** (Bengio et al., 2015), a
+    remedy for exposure bias; in eval mode the forward pass always reads the truth.
+
     Args:
         vocab_size: one vocabulary for source and target, starting ``<PAD>, <START>, <EOS>``.
         embedding_dim, hidden_size: of encoder and decoder.
@@ -265,6 +270,7 @@ class Seq2Seq(nn.Module):
         self.encoder = Encoder(vocab_size, embedding_dim, hidden_size, bidirectional, backend)
         self.bridge = nn.Linear(self.encoder.output_size, hidden_size)
         self.decoder = AttentionDecoder(vocab_size, embedding_dim, hidden_size, self.encoder.output_size, backend=backend)
+        self.teacher_forcing = 1.0
 
     def encode(
         self, src: torch.Tensor, src_lengths: torch.Tensor
@@ -283,13 +289,17 @@ class Seq2Seq(nn.Module):
 
     def forward(
         self, src: torch.Tensor, src_lengths: torch.Tensor, decoder_input: torch.Tensor,
-        teacher_forcing: float = 1.0,
+        teacher_forcing: float | None = None,
     ) -> torch.Tensor:
         """Logits ``(B, T, V)`` for ``decoder_input`` ``(B, T)`` (``<START>`` + target).
 
         With ``teacher_forcing < 1`` each step after the first reads the model's own
-        previous argmax with probability ``1 - teacher_forcing``.
+        previous argmax with probability ``1 - teacher_forcing`` (one draw per step, for
+        the whole batch). ``None`` takes the ``teacher_forcing`` attribute in training
+        mode and 1.0 in eval mode.
         """
+        if teacher_forcing is None:
+            teacher_forcing = self.teacher_forcing if self.training else 1.0
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
         if decoder_input.dim() != 2 or decoder_input.shape[0] != src.shape[0]:
@@ -369,7 +379,7 @@ class Seq2Seq(nn.Module):
         was_training = self.training
         self.eval()
         start = torch.full_like(tokens[:, :1], start_index)  # (B, 1)
-        logits = self(src, src_lengths, torch.cat([start, tokens[:, :-1]], dim=1))  # (B, L, V)
+        logits = self(src, src_lengths, torch.cat([start, tokens[:, :-1]], dim=1), teacher_forcing=1.0)  # (B, L, V)
         self.train(was_training)
         token_lp = torch.log_softmax(logits, dim=-1).gather(2, tokens.unsqueeze(-1)).squeeze(-1)  # (B, L)
         is_eos = (tokens == eos_index).long()  # (B, L)

@@ -172,3 +172,21 @@ def test_bad_beam_width_or_length_penalty_raises_value_error_naming_it(date_mode
         model.beam_decode(src, lengths, max_len=T, **kwargs)
     with pytest.raises(ValueError, match=name):
         beam_search(table_model(torch.zeros(1, 2, 3, 3)), initial_state(1, 1), 1, 2, **kwargs)
+
+
+def test_teacher_forcing_zero_in_training_mode_reads_the_models_own_argmax_like_greedy_decoding(date_model):
+    model, src, lengths, T = date_model
+    greedy, _ = model.greedy_decode(src, lengths, max_len=T)
+    dec_in = torch.cat([torch.full_like(greedy[:, :1], START), greedy[:, :-1]], dim=1)  # any prefix: it is not read
+    model.teacher_forcing = 0.0
+    try:
+        model.train()
+        free = model(src, lengths, torch.zeros_like(dec_in).fill_(START)).argmax(-1)  # (B, L)
+        model.eval()
+        forced = model(src, lengths, dec_in).argmax(-1)  # eval mode ignores the attribute: reads dec_in
+    finally:
+        model.teacher_forcing = 1.0
+    is_eos = (greedy == EOS).long()
+    upto_eos = (is_eos.cumsum(1) - is_eos) == 0  # greedy pads after <EOS>, the forward pass does not
+    assert torch.equal(free[upto_eos], greedy[upto_eos])
+    assert torch.equal(forced[upto_eos], greedy[upto_eos])  # reading its own greedy output gives it back
