@@ -7,6 +7,7 @@ for a 2-core laptop.
 - :func:`toy_sentences`: the slides' three sentences with their labels (lecture 7).
 - :func:`order_sentiment`: sentiment where only word order decides the label (lecture 7).
 - :func:`tagged_sentences`: part-of-speech-tagged sentences with ambiguous words (lecture 3).
+- :func:`number_agreement`: subject-verb agreement across attractor nouns (lecture 7).
 - :func:`char_corpus`, :class:`CharLMDataset`: public-domain text for character language models (lecture 8).
 - :func:`names_by_origin`, :class:`NamesDataset`: surname -> origin, the character-level classifier (lecture 9).
 - :class:`AddingTask`: the adding problem, a long-range memory task, RNN vs GRU vs LSTM (lecture 6).
@@ -96,6 +97,46 @@ def order_sentiment(n: int = 1000, seed: int = 0) -> tuple[list[str], list[int]]
         texts.append(f"the {rng.choice(_THINGS)} {rng.choice(_PEOPLE)} {clause} {verdict}")
         labels.append(int(positive != negated_verdict))
     return texts, labels
+
+
+# --- subject-verb agreement ------------------------------------------------------
+
+AGREEMENT_NOUNS = [("writer", "writers"), ("book", "books"), ("key", "keys"), ("cabinet", "cabinets"),
+          ("author", "authors"), ("table", "tables"), ("dog", "dogs"), ("friend", "friends")]
+_PREPOSITIONS = ["of", "near", "behind", "on"]
+_ADJECTIVES = ["old", "new", "small", "red"]
+
+
+def number_agreement(n: int = 2000, seed: int = 0) -> tuple[list[str], list[int], list[bool]]:
+    """Sentence beginnings whose verb must agree with the subject, not with the nearest noun.
+
+    Each text is a subject noun phrase, optionally followed by one or two prepositional
+    phrases; the label is the number of the verb that comes next, 0 for singular (*is*) and
+    1 for plural (*are*), decided by the *first* noun (syntactic recency)::
+
+        the writer of the books        -> 0  (is), although the nearest noun is plural
+        the keys near the old cabinet  -> 1  (are)
+
+    The third list flags the texts with an *attractor*, a later noun whose number differs from
+    the subject's (Linzen, Dupoux and Goldberg 2016), where the nearest noun (sequential
+    recency) gives the wrong answer. A many-to-one classifier learns it in lecture 7.
+    """
+    _check_int(n, "n", 1)
+    rng = random.Random(_check_int(seed, "seed", 0))
+    texts, labels, attractors = [], [], []
+    for _ in range(n):
+        plural = rng.random() < 0.5
+        words = ["the"] + ([rng.choice(_ADJECTIVES)] if rng.random() < 0.3 else []) + [rng.choice(AGREEMENT_NOUNS)[plural]]
+        attractor = False
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            other = rng.random() < 0.5
+            attractor |= other != plural
+            words += [rng.choice(_PREPOSITIONS), "the"] + ([rng.choice(_ADJECTIVES)] if rng.random() < 0.3 else [])
+            words.append(rng.choice(AGREEMENT_NOUNS)[other])
+        texts.append(" ".join(words))
+        labels.append(int(plural))
+        attractors.append(attractor)
+    return texts, labels, attractors
 
 
 # --- part-of-speech tagging ------------------------------------------------------

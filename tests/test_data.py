@@ -295,3 +295,24 @@ def test_tagged_sentences_hold_words_whose_tag_only_context_decides():
 def test_tagged_sentences_bad_arguments_raise():
     assert_raises_naming(ValueError, "n", data.tagged_sentences, 0)
     assert_raises_naming(TypeError, "seed", data.tagged_sentences, 5, "0")
+
+
+# --- number_agreement ------------------------------------------------------------------------
+
+
+def test_number_agreement_labels_follow_the_subject_not_the_nearest_noun():
+    texts, labels, attractors = data.number_agreement(300, seed=1)
+    assert (texts, labels, attractors) == data.number_agreement(300, seed=1)
+    number_of = {form: k for pair in data.AGREEMENT_NOUNS for k, form in enumerate(pair)}
+    nearest_wrong = 0
+    for text, label, attractor in zip(texts, labels, attractors):
+        numbers = [number_of[w] for w in text.split() if w in number_of]
+        assert label == numbers[0], text
+        assert attractor == any(n != label for n in numbers[1:]), text
+        nearest_wrong += numbers[-1] != label
+    assert 0 < nearest_wrong <= sum(attractors) < len(texts)
+
+
+def test_number_agreement_bad_arguments_raise():
+    assert_raises_naming(ValueError, "n", data.number_agreement, 0)
+    assert_raises_naming(TypeError, "seed", data.number_agreement, 5, 1.5)
