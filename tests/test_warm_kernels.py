@@ -97,6 +97,16 @@ def test_kernel_runs_student_code_with_torch_already_imported(kernels, warm):
     assert warm.kernel_cpu() > before
 
 
+def test_kernel_reads_its_notebook_as_an_empty_file_it_cannot_write(kernels):
+    code = ("print(repr(open('a1.ipynb').read()))\ntry:\n    open('a1.ipynb', 'w').write('x')\n"
+            "except OSError as error:\n    print(type(error).__name__)\n")
+    assert kernels("alice").run(code) == "''\nOSError\n"
+
+
+def test_kernel_runs_the_limits_number_of_torch_threads(kernels):
+    assert kernels("alice").run("import torch; print(torch.get_num_threads())") == "1\n"
+
+
 def test_kernel_sees_its_own_folder_but_not_another_submission_or_the_notebook(kernels):
     alice, bob = kernels("alice"), kernels("bob")
     (bob.work / "answers.txt").write_text("bob's work")

@@ -244,6 +244,8 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
                       TMPDIR=home, MPLBACKEND="module://matplotlib_inline.backend_inline",
                       OMP_NUM_THREADS=str(limits["kernel_threads"]),
                       MKL_NUM_THREADS=str(limits["kernel_threads"]))
+    if "torch" in sys.modules:  # a warm kernel: torch was imported before the variables above
+        sys.modules["torch"].set_num_threads(limits["kernel_threads"])
     script_dir = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p not in ("", script_dir)]
     from ipykernel.kernelapp import IPKernelApp

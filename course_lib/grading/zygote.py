@@ -19,7 +19,7 @@ come from the same process:
   root of its own (``pivot_root``): read-only binds of the system, the Python install
   and ``course_lib``; writable only its own submission folder and its socket folder;
   a private ``/tmp``; the notebook files (which hold the hidden tests) replaced by an
-  empty file. Other submissions' folders, the zygote's socket and the grader's files
+  empty read-only file. Other submissions' folders, the zygote's socket and the grader's files
   are not in its view at all.
 - **Processes.** The kernel is pid 1 of its own pid namespace: when it ends, the
   kernel of the host kills everything it started; it cannot see or signal processes
@@ -68,6 +68,7 @@ from course_lib.grading import kernel_launcher
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
            "matplotlib_inline.backend_inline", "matplotlib.pyplot", "numpy", "torch",
            "course_lib", "course_lib.checks")
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DISABLE_ENV = "RNN_COURSE_WARM_KERNELS"  # "off": every kernel starts cold
 _SOCKET_NAME = "zygote.sock"
 _MAX_REQUEST = 1 << 20
@@ -88,7 +89,9 @@ class Zygote:
     def __init__(self) -> None:
         self._folder = tempfile.mkdtemp(prefix="rnn-course-zygote-")  # 0700: the grader's only
         self.socket_path = os.path.join(self._folder, _SOCKET_NAME)
-        env = kernel_launcher.kernel_env()
+        # kernels are single-threaded (Limits.kernel_threads): no BLAS or OpenMP thread pools
+        # started at import, and so none in the process that forks
+        env = {**kernel_launcher.kernel_env(), **dict.fromkeys(_THREAD_VARIABLES, "1")}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "course_lib.grading.zygote", self.socket_path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -297,8 +300,10 @@ def _enter_root(request: dict) -> None:
     _bind(request["connection"], root, read_only=True)
     _bind(request["ipc_dir"], root, read_only=False)
     _bind(request["workdir"], root, read_only=False)
+    empty = root + "/.notebook"  # what the kernel reads in place of each notebook: nothing
+    open(empty, "w").close()
     for notebook in sorted(Path(request["workdir"]).glob("*.ipynb")):
-        _bind("/dev/null", root, read_only=True, at=str(notebook))
+        _bind(empty, root, read_only=True, at=str(notebook))
     os.makedirs(root + "/proc", exist_ok=True)
     old = root + "/.old-root"
     os.mkdir(old)
@@ -316,7 +321,7 @@ def _enter_root(request: dict) -> None:
 def _bind(source: str, root: str, read_only: bool, at: str | None = None) -> None:
     """Bind ``source`` at the same path (or ``at``) under ``root``; read-only if asked.
 
-    Read-only binds also lose set-uid bits and device files, except a bind of a device.
+    Read-only binds also lose set-uid bits and device files (a device is bound writable).
     """
     target = root + (at or source)
     if os.path.isdir(source):
@@ -328,8 +333,7 @@ def _bind(source: str, root: str, read_only: bool, at: str | None = None) -> Non
     _check(_libc.mount(source.encode(), target.encode(), None, _MS_BIND | _MS_REC, None),
            f"bind {source}")
     if read_only:
-        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID
-        flags |= 0 if source.startswith("/dev/") else _MS_NODEV
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
         _check(_libc.mount(None, target.encode(), None, flags, None), f"read-only {source}")
 
 
