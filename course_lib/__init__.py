@@ -25,6 +25,7 @@ Module map (one concept per file):
 - ``bleu``         corpus BLEU from scratch, equal to sacrebleu's       (lecture 10)
 - ``ngram``        add-k and Kneser-Ney n-gram language models          (lecture 8)
 - ``interpretable`` LSTM cells that track quotes and brackets           (lecture 8)
+- ``conditional``  a character GRU that writes a surname of a given origin (lecture 8)
 - ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
 - ``interactive``  slider figures for the static book, every state precomputed (lectures 4, 5, 8, 10)
 - ``checks``       assignment test helpers whose messages say what is wrong
@@ -97,6 +98,7 @@ _EXPORTS = {
     "bleu": ["corpus_bleu", "sentence_bleu", "BLEUScore"],
     "ngram": ["NGramLM"],
     "interpretable": ["quoted_text", "cell_states", "correlations", "coloured_text"],
+    "conditional": ["ConditionalCharRNN", "generate_names"],
     "interactive": ["gradient_norm_slider", "lstm_gates_slider", "temperature_slider", "attention_slider"],
 }
 
