@@ -507,6 +507,16 @@ _FIGURE_STATE = """id => {
 }"""
 
 
+def _plot_picture(page, figure) -> str:
+    """A hash of the figure's screenshot above its slider: the plots and titles, not the slider
+    (whose handle moves whatever the plots do)."""
+    page.mouse.move(0, 0)  # no hover label in the picture
+    box = figure.bounding_box()
+    slider = figure.locator(".slider-container").first.bounding_box()
+    clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": slider["y"] - box["y"]}
+    return hashlib.sha256(page.screenshot(clip=clip)).hexdigest()
+
+
 def _check_interactive_figures(html_root: Path, pages: list[str], profile: Path) -> tuple[list[str], dict]:
     """Open each page from file:// in headless Chromium with every non-file request refused;
     move each figure's slider from its first state to the far end. Returns the problems and,
@@ -543,11 +553,12 @@ def _check_interactive_figures(html_root: Path, pages: list[str], profile: Path)
                 problems.append(f"{rel}: no interactive figure")
                 continue
             page.wait_for_function(_FIGURE_DRAWN, arg=ids, timeout=30_000)
+            page.add_style_tag(content=".modebar-container { display: none !important; }")  # shown on hover
             for fid in ids:
                 figure = page.locator(f"#{fid}")
                 figure.scroll_into_view_if_needed()
                 before = page.evaluate(_FIGURE_STATE, fid)
-                shot_before = hashlib.sha256(figure.screenshot()).hexdigest()
+                shot_before = _plot_picture(page, figure)
                 target = 0 if before["active"] > (before["steps"] - 1) / 2 else before["steps"] - 1
                 rail = figure.locator("rect.slider-rail-touch-rect").first.bounding_box()
                 x = rail["x"] + rail["width"] * (0.01 if target == 0 else 0.99)
@@ -556,7 +567,7 @@ def _check_interactive_figures(html_root: Path, pages: list[str], profile: Path)
                                        arg=[fid, target], timeout=10_000)
                 page.wait_for_timeout(200)  # let the frame's redraw land before the screenshot
                 after = page.evaluate(_FIGURE_STATE, fid)
-                shot_after = hashlib.sha256(figure.screenshot()).hexdigest()
+                shot_after = _plot_picture(page, figure)
                 where = f"{rel} #{fid} (slider {before['active']} -> {target} of {before['steps']})"
                 if before["steps"] < 2:
                     problems.append(f"{where}: fewer than two states")
