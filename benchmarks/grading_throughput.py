@@ -165,10 +165,14 @@ def main() -> None:
         print(f"  graded {len(summary['graded'])}, errors {len(summary['errors'])}, "
               f"not recorded {len(summary['lost'])}")
         phases, n = summary["phases"], len(klass)
-        print(f"  CPU per submission: nbgrader child {phases['tasks cpu'] / n:.2f} s + kernel "
-              f"{phases['kernels cpu'] / n:.2f} s = "
-              f"{(phases['tasks cpu'] + phases['kernels cpu']) / n:.2f} s "
-              f"(kernels counted when forked warm by the worker's zygote, 0 when cold)")
+        child, kernel = phases["tasks cpu"], phases["kernels cpu"]
+        autograde, feedback = phases.get("autograde cpu", 0.0), phases.get("feedback cpu", 0.0)
+        print(f"  CPU per submission: {(child + kernel) / n:.2f} s = nbgrader child {child / n:.2f} s "
+              f"(autograde with the judge {autograde / n:.2f}, feedback {feedback / n:.2f}, "
+              f"report and fork {(child - autograde - feedback) / n:.2f}) + kernel {kernel / n:.2f} s "
+              f"(counted when forked warm by the worker's zygote, 0 when cold)")
+        print(f"  sequential nbgrader's CPU per submission: "
+              f"{(autograde_cpu + feedback_cpu) / n:.2f} s, its kernels included")
         print("  phases: " + ", ".join(f"{name} {seconds:.1f} s"
                                        for name, seconds in summary["phases"].items()))
 

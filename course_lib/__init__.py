@@ -29,7 +29,6 @@ Module map (one concept per file):
 - ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
 - ``interactive``  slider figures for the static book, every state precomputed (lectures 4, 5, 8, 10)
 - ``checks``       assignment test helpers whose messages say what is wrong
-- ``grading``      instructor tooling (loaded only by the ``rnn-course`` CLI)
 """
 
 from importlib import import_module

@@ -31,6 +31,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.grading.course import Course as CourseConfig
+from course_lib.grading.release import setup_cell_source
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -159,7 +162,7 @@ def test_solution_notebook_follows_the_house_rules(assignment):
     ids = [m["grade_id"] for _, _, m in _cells(nb) if m]
     assert len(ids) == len(set(ids)), f"duplicate grade ids: {ids}"
     first = nb.cells[nb.cells.index(next(c for c in nb.cells if c.cell_type == "code"))]
-    assert "find_spec(\"course_lib\")" in first.source and "%pip install" in first.source
+    assert first.source == setup_cell_source(CourseConfig.load(REPO).install_source)
     assert first.metadata["nbgrader"]["locked"] and not first.metadata["nbgrader"]["grade"]
     total = 0
     for kind, source, meta in _cells(nb):
@@ -353,3 +356,12 @@ def test_check_from_scratch_spots_ready_made_functions():
     library_base = type("SequenceClassifier", (), {"__module__": "course_lib.models"})
     subclass = type("NameClassifier", (library_base,), {"__module__": "__main__"})
     assert "builds on `course_lib.models.SequenceClassifier`" in _message(check_from_scratch, subclass, "NameClassifier")
+
+
+def test_student_guide_states_each_assignments_points():
+    guide = (REPO / "book" / "guides" / "student_guide.md").read_text()
+    for assignment in ASSIGNMENTS:
+        nb = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+        total = re.search(r"\*\*Total: (\d+) points\*\*", nb.cells[0].source).group(1)
+        row = re.search(rf"^\| `{assignment}` \|.*\| (\d+) \|$", guide, flags=re.M)
+        assert row and row.group(1) == total, f"the student guide's points for {assignment}"

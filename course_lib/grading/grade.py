@@ -51,7 +51,8 @@ class Summary:
     interrupted: bool = False
     wall_seconds: float = 0.0
     #: wall seconds per step; ``tasks``, ``tasks cpu`` and ``kernels cpu`` sum the tasks' wall
-    #: seconds, their nbgrader children's CPU seconds and their warm kernels' CPU seconds
+    #: seconds, their nbgrader children's CPU seconds and their warm kernels' CPU seconds;
+    #: ``autograde cpu`` and ``feedback cpu`` split the children's by step
     phases: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -165,8 +166,9 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
                 summary.lost[student] = f"{type(error).__name__}: {error}"
             else:
                 summary.graded.append(student)
+                steps = {f"{step} cpu": seconds for step, seconds in result.cpu_by_step.items()}
                 for name, seconds in (("tasks", result.seconds), ("tasks cpu", result.cpu_seconds),
-                                      ("kernels cpu", result.kernel_cpu_seconds)):
+                                      ("kernels cpu", result.kernel_cpu_seconds), *steps.items()):
                     summary.phases[name] = round(summary.phases.get(name, 0.0) + seconds, 3)
                 if result.status == ERROR:
                     summary.errors[student] = result.message

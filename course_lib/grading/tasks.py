@@ -113,6 +113,8 @@ class GradingResult:
     cpu_seconds: float = 0.0
     #: CPU seconds of the warm kernels the worker's zygote forked for it (0 for cold kernels)
     kernel_cpu_seconds: float = 0.0
+    #: the nbgrader child's CPU seconds by step (``autograde``, ``feedback``), where it got that far
+    cpu_by_step: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in (GRADED, ERROR):

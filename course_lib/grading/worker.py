@@ -113,7 +113,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         return GradingResult(student_id=student, status=status, message=message,
                              timestamp=recorded["timestamp"], notebooks=notebooks,
                              log=_tail(log), seconds=time.perf_counter() - started,
-                             cpu_seconds=cpu,
+                             cpu_seconds=cpu, cpu_by_step=steps.get("cpu", {}),
                              kernel_cpu_seconds=kernels.kernel_cpu() - kernel_cpu if kernels else 0.0)
 
 
