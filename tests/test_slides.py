@@ -140,3 +140,34 @@ def test_a_deck_opens_offline_with_one_slide_per_marked_cell_and_typeset_math(tm
     assert any(u.endswith("/_static/mathjax/tex-chtml.js") for u in loaded)
     assert any(u.endswith("/_static/revealjs/dist/reveal.js") for u in loaded)
     assert external == [] and failed == [] and errors == []
+
+
+@pytest.mark.slow
+def test_a_slider_figure_on_a_slide_draws_with_the_local_plotly(tmp_path):
+    """A course_lib.interactive figure in an output draws on its slide: plotly.js from _static."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (make test installs it through .ci/system-deps.sh)")
+    import torch
+    from course_lib.interactive import attention_slider
+    from playwright.sync_api import sync_playwright
+
+    figure = attention_slider(torch.softmax(torch.randn(3, 4), dim=-1), list("abcd"), list("xyz"))
+    title = nbformat.v4.new_markdown_cell("# Figure", metadata={"slideshow": {"slide_type": "slide"}})
+    code = nbformat.v4.new_code_cell("attention_slider(...)", metadata={"slideshow": {"slide_type": "subslide"}})
+    code.outputs = [nbformat.v4.new_output("display_data", data=figure._repr_mimebundle_())]
+    build_slides.copy_assets(tmp_path)
+    deck = tmp_path / "figure.html"
+    deck.write_text(build_slides.render(nbformat.v4.new_notebook(cells=[title, code]), "figure"), encoding="utf8")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        external, errors = [], []
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+                   else (external.append(route.request.url), route.abort()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(deck.as_uri() + "#/0/1", wait_until="load")
+        page.wait_for_function("document.querySelector('.js-plotly-plot .main-svg')", timeout=30_000)
+        drawn = page.evaluate("document.querySelectorAll('.js-plotly-plot .main-svg').length")
+        browser.close()
+    assert drawn >= 1 and external == [] and errors == []

@@ -33,6 +33,7 @@ CACHE = REPO / "_build" / ".jupyter_cache"
 SLIDE_TYPES = ("slide", "subslide", "-", "fragment", "skip", "notes")
 EXECUTE_MODES = ("auto", "cache", "never")
 CELL_TIMEOUT = 300  # seconds, as the book build
+PLOTLY_JS = "_static/plotly/plotly.min.js"  # slider figures (course_lib.interactive) expect window.Plotly
 
 
 def _mathjax_dir() -> Path:
@@ -136,7 +137,10 @@ def render(nb: nbformat.NotebookNode, name: str) -> str:
         mathjax_url="_static/mathjax/tex-chtml.js",
     )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+    plotly = any("Plotly" in o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+    resources = {"metadata": {"name": name}, "plotly_js": PLOTLY_JS if plotly else ""}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     external = external_urls(body)
     if external:
         raise RuntimeError(f"{name}: the deck would load from other hosts: {external}")
@@ -144,13 +148,17 @@ def render(nb: nbformat.NotebookNode, name: str) -> str:
 
 
 def copy_assets(out: Path) -> None:
-    """reveal.js (vendored), the course theme and MathJax into ``out/_static``."""
+    """reveal.js (vendored), the course theme, MathJax and plotly.js into ``out/_static``."""
     static = out / "_static"
     revealjs = static / "revealjs"
     shutil.copytree(HERE / "reveal.js", revealjs, dirs_exist_ok=True)
     (revealjs / "dist" / "theme").mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "theme.css", revealjs / "dist" / "theme" / "course.css")
     shutil.copytree(_mathjax_dir(), static / "mathjax", dirs_exist_ok=True)
+    import plotly
+
+    (static / "plotly").mkdir(exist_ok=True)
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static / "plotly" / "plotly.min.js")
 
 
 def write_index(out: Path, decks: list[tuple[str, str]]) -> None:
