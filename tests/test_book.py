@@ -603,3 +603,35 @@ def test_interactive_figures_move_with_their_sliders_offline(built_book, tmp_pat
     print(f"\nslider figures checked: {checked}")
     assert problems == [], "\n".join(problems)
     assert sum(checked.values()) >= 4
+
+
+def test_built_site_holds_no_passage_of_a_solution_or_hidden_test(built_book, tmp_path):
+    """Every reader, students among them, gets the site: no three consecutive lines of a solution
+    or hidden-test region appear in the text of any page."""
+    from course_lib.grading.course import Course
+    from tests.test_student_package import _passages_found, _secret_passages
+
+    for page in built_book.rglob("*.html"):
+        target = tmp_path / page.relative_to(built_book)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.with_suffix(".txt").write_text(_page_text(page.read_text(errors="replace")))
+    leaks = [leak for assignment in Course.load(REPO).assignments()
+             for leak in _passages_found(_secret_passages(REPO / "solutions" / assignment /
+                                                          f"{assignment}.ipynb"), tmp_path)]
+    assert leaks == [], "\n".join(leaks[:10])
+
+
+def _page_text(page: str) -> str:
+    """A page as a reader reads it: the text without markup (highlighted code keeps its lines)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_page_text_keeps_highlighted_code_lines_whole():
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    code = "done = done | (y == eos_index)\nif done.all():\n    break\n"
+    text = _page_text(highlight(code, PythonLexer(), HtmlFormatter()))
+    assert [line.strip() for line in text.splitlines() if line.strip()] == [
+        "done = done | (y == eos_index)", "if done.all():", "break"]
