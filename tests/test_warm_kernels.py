@@ -24,12 +24,18 @@ SECRET = "rnn-course-test-secret-3f9c"
 
 @pytest.fixture(scope="module")
 def warm():
-    """A zygote started with a secret in the grader's environment."""
-    os.environ["RNN_COURSE_TEST_PASSWORD"] = SECRET
+    """A zygote started with a secret and a non-inline matplotlib backend in the grader's
+    environment (``make`` exports MPLBACKEND=Agg)."""
+    before = os.environ.get("MPLBACKEND")
+    os.environ.update(RNN_COURSE_TEST_PASSWORD=SECRET, MPLBACKEND="Agg")
     try:
         started = zygote.Zygote()
     finally:
         del os.environ["RNN_COURSE_TEST_PASSWORD"]
+        if before is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = before
     if started.problem is not None:
         assert sandbox.bwrap_problem() is not None, f"bubblewrap works here, so must this: {started.problem}"
         pytest.skip(f"no sandbox on this machine: {started.problem}")
@@ -68,6 +74,17 @@ class Kernel:
         self.client.execute_interactive(code, output_hook=keep, timeout=60)
         return "".join(printed)
 
+    def displayed(self, code: str) -> list[str]:
+        """Run ``code``; return the MIME types of everything it displayed."""
+        shown: list[str] = []
+
+        def keep(message):
+            if message["msg_type"] in ("display_data", "execute_result"):
+                shown.extend(message["content"]["data"])
+
+        self.client.execute_interactive(code, output_hook=keep, timeout=60)
+        return shown
+
     def stop(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
@@ -105,6 +122,12 @@ def test_kernel_reads_its_notebook_as_an_empty_file_it_cannot_write(kernels):
 
 def test_kernel_runs_the_limits_number_of_torch_threads(kernels):
     assert kernels("alice").run("import torch; print(torch.get_num_threads())") == "1\n"
+
+
+def test_kernel_shows_figures_inline_as_a_cold_kernel_does(kernels, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # the grader's own backend must not reach the kernel
+    shown = kernels("alice").displayed("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
+    assert "image/png" in shown
 
 
 def test_kernel_sees_its_own_folder_but_not_another_submission_or_the_notebook(kernels):

@@ -48,6 +48,8 @@ ROOT_DIRS = ("bin", "lib", "lib64", "sbin")
 #: variables a kernel keeps from the grader's environment (besides JPY_* and LC_*)
 KERNEL_ENV = ("PATH", "LANG", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONPATH", "VIRTUAL_ENV",
               "MPLBACKEND")
+#: the matplotlib backend of every kernel: figures show as cell outputs
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -241,7 +243,7 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
     os.environ.update(scrubbed)
     home = "/tmp" if limits["sandboxed"] else os.getcwd()
     os.environ.update(HOME=home, MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
-                      TMPDIR=home, MPLBACKEND="module://matplotlib_inline.backend_inline",
+                      TMPDIR=home, MPLBACKEND=INLINE_BACKEND,
                       OMP_NUM_THREADS=str(limits["kernel_threads"]),
                       MKL_NUM_THREADS=str(limits["kernel_threads"]))
     if "torch" in sys.modules:  # a warm kernel: torch was imported before the variables above

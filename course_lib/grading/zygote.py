@@ -65,9 +65,11 @@ from pathlib import Path
 from course_lib.grading import kernel_launcher
 
 #: imported once here, inherited by every kernel
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-           "matplotlib_inline.backend_inline", "matplotlib.pyplot", "numpy", "torch",
-           "course_lib", "course_lib.checks")
+#: (not matplotlib's inline backend: it hooks into the IPython shell when first imported, which
+#: must happen in the kernel, after its shell exists)
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib.pyplot",
+           "numpy", "torch", "course_lib", "course_lib.checks")
+
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DISABLE_ENV = "RNN_COURSE_WARM_KERNELS"  # "off": every kernel starts cold
 _SOCKET_NAME = "zygote.sock"
@@ -91,7 +93,8 @@ class Zygote:
         self.socket_path = os.path.join(self._folder, _SOCKET_NAME)
         # kernels are single-threaded (Limits.kernel_threads): no BLAS or OpenMP thread pools
         # started at import, and so none in the process that forks
-        env = {**kernel_launcher.kernel_env(), **dict.fromkeys(_THREAD_VARIABLES, "1")}
+        env = {**kernel_launcher.kernel_env(), **dict.fromkeys(_THREAD_VARIABLES, "1"),
+               "MPLBACKEND": kernel_launcher.INLINE_BACKEND}  # read by matplotlib when imported
         self._process = subprocess.Popen(
             [sys.executable, "-m", "course_lib.grading.zygote", self.socket_path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
