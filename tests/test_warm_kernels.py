@@ -194,6 +194,15 @@ def test_kernel_dies_with_its_launcher(kernels):
     assert not alive
 
 
+def test_kernel_that_kills_itself_dies_as_an_ordinary_process_does(kernels):
+    kernel = kernels("alice")
+    kernel.client.execute("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    deadline = time.monotonic() + 60
+    while kernel.manager.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not kernel.manager.is_alive()
+
+
 def test_grader_falls_back_to_a_cold_kernel_when_the_zygote_is_gone(tmp_path, monkeypatch):
     kernel = Kernel(tmp_path / "carol", str(tmp_path / "no-such.sock"), monkeypatch)
     try:

@@ -21,9 +21,9 @@ come from the same process:
   a private ``/tmp``; the notebook files (which hold the hidden tests) replaced by an
   empty read-only file. Other submissions' folders, the zygote's socket and the grader's files
   are not in its view at all.
-- **Processes.** The kernel is pid 1 of its own pid namespace: when it ends, the
-  kernel of the host kills everything it started; it cannot see or signal processes
-  outside. It runs under a uid of its own with the same rlimits as a cold kernel
+- **Processes.** The kernel runs in a pid namespace of its own, under a small init
+  (:func:`_init`): when it ends, the kernel of the host kills everything it started; it
+  cannot see or signal processes outside. It runs under a uid of its own with the same rlimits as a cold kernel
   (``kernel_launcher.apply_limits``).
 - **Network.** A new network namespace has no interface but a loopback that is down;
   the kernel talks to nbgrader through Unix sockets in its socket folder.
@@ -221,7 +221,7 @@ def _serve(connection: socket.socket) -> int:
     except (OSError, ValueError) as error:
         connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
         return 1
-    kernel = os.fork()  # pid 1 of the new pid namespace
+    kernel = os.fork()  # pid 1 of the new pid namespace: the kernel's init
     if kernel == 0:
         connection.close()
         _become_kernel(request, fds)
@@ -250,6 +250,9 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
             os.dup2(fd, target)
         os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         _enter_root(request)
+        kernel = os.fork()
+        if kernel != 0:
+            os._exit(_init(kernel))
         os.environ.clear()
         os.environ.update(request["env"])
         _reseed()
@@ -264,6 +267,20 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _init(kernel: int) -> int:
+    """Pid 1 of the kernel's namespace: reap every orphan until the kernel ends; its exit code.
+
+    The kernel itself is pid 2, so that it gets the signals an ordinary process gets (the
+    kernel of the host ignores a signal to pid 1 sent from inside its namespace, even SIGKILL)
+    and orphaned processes do not pile up as zombies under it. When this process ends, every
+    process left in the namespace is killed.
+    """
+    while True:
+        pid, status = os.wait()
+        if pid == kernel:
+            return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
 def _reseed() -> None:
