@@ -9,7 +9,7 @@ it needs nbgrader and Dask. One concept per module:
 - ``collect``        LMS export (nbgrader ``zip_collect``) or ``submitted/`` tree -> submissions
 - ``bundle``         what every task of one assignment needs (template gradebook, files, config)
 - ``tasks``          the dataclasses that travel between client and workers
-- ``grade``          the Dask client: scatter, submit, record results as they arrive, summary
+- ``grade``          the Dask client: send the bundle, submit, record results as they arrive, summary
 - ``worker``         the Dask task: real ``nbgrader autograde`` + ``generate_feedback`` in a scratch course
 - ``runner``, ``forkhost``, ``nbgrader_child``   run ``nbgrader`` in children forked from a
                      process that imported it once (no 2 s import per submission)

@@ -2,9 +2,9 @@
 
 One code path for a laptop and a cluster: :func:`grade` opens a Dask
 ``distributed.Client`` — on a ``LocalCluster`` of single-threaded worker
-processes by default, or on an existing cluster with ``scheduler`` — scatters
-the :class:`~course_lib.grading.tasks.AssignmentBundle` once to every worker,
-submits one :func:`~course_lib.grading.worker.grade_submission` task per
+processes by default, or on an existing cluster with ``scheduler`` — sends
+the :class:`~course_lib.grading.tasks.AssignmentBundle` once, as a task the
+workers share, submits one :func:`~course_lib.grading.worker.grade_submission` task per
 student, and records each result as it arrives (gradebook, autograded notebook,
 feedback page, log), so an interrupted run keeps everything finished before it.
 
@@ -32,7 +32,7 @@ from .export import export
 from .feedback import config_lines as feedback_config_lines
 from .gradebook import KEEP_BACKUPS, GradebookWriter, backup
 from .sandbox import Limits
-from .tasks import ERROR, GradingResult
+from .tasks import ERROR, AssignmentBundle, GradingResult
 from .worker import grade_submission, start_warm_up
 
 
@@ -149,19 +149,25 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
          summary: Summary, progress: bool, worker_timeout: float) -> None:
     from tqdm import tqdm
 
-    shared = client.scatter(bundle, broadcast=True, hash=False)
+    # a task's result, not scattered data: if every worker holding it dies, Dask computes it
+    # again on the next worker instead of cancelling every submission that needs it
+    shared = client.submit(_the_bundle, bundle, pure=False,
+                           key=f"bundle-{bundle.assignment_id}-{os.urandom(4).hex()}")
     futures = {client.submit(grade_submission, shared, submission, pure=False,
                              key=f"grade-{bundle.assignment_id}-{submission.student_id}-{os.urandom(4).hex()}"):
                submission.student_id for submission in pending}
     bar = tqdm(total=len(futures), unit="student", desc=f"grading {bundle.assignment_id}",
                disable=not progress, dynamic_ncols=True)
+    watchdog = _Watchdog(client, worker_timeout)
     try:
-        for future in _as_completed_while_workers(client, futures, worker_timeout):
+        for future in _as_completed(futures, watchdog):
             student = futures[future]
             try:
-                result: GradingResult = future.result()
+                result: GradingResult = _result(future, watchdog)
                 _save_files(course, run_dir, bundle.assignment_id, result)
                 writer.record(result)
+            except NoWorkers:
+                raise
             except Exception as error:  # the machinery failed, not the submission
                 summary.lost[student] = f"{type(error).__name__}: {error}"
             else:
@@ -230,6 +236,11 @@ class _Clock:
         self._last = now
 
 
+def _the_bundle(bundle: AssignmentBundle) -> AssignmentBundle:
+    """The assignment bundle as a task's result (see ``_run``)."""
+    return bundle
+
+
 class NoWorkers(RuntimeError):
     """The cluster has had no worker for longer than the run's ``worker_timeout``."""
 
@@ -259,24 +270,45 @@ def _check_workers(client, timeout: float) -> None:
             "environment (the job script's prologue activates it)")
 
 
-def _as_completed_while_workers(client, futures, timeout: float) -> Iterator:
-    """Futures as they finish; raises :class:`NoWorkers` after ``timeout`` seconds without a worker."""
+class _Watchdog:
+    """Raises :class:`NoWorkers` once the cluster has had no worker for ``timeout`` seconds."""
+
+    def __init__(self, client, timeout: float) -> None:
+        self.client, self.timeout, self.alone_since = client, timeout, None
+
+    def check(self) -> None:
+        if self.client.nthreads():
+            self.alone_since = None
+        elif self.alone_since is None:
+            self.alone_since = time.monotonic()
+        elif time.monotonic() - self.alone_since > self.timeout:
+            raise NoWorkers(f"not graded: the cluster has had no worker for {self.timeout:g} s "
+                            "(their jobs ended or were cancelled?)")
+
+
+def _as_completed(futures, watchdog: _Watchdog) -> Iterator:
+    """Futures as they finish, while the cluster has workers (see :class:`_Watchdog`)."""
     from distributed import as_completed
 
-    finished, alone_since = as_completed(futures), None
+    finished = as_completed(futures)
     while not finished.is_empty():
         batch = finished.next_batch(block=False)
         yield from batch
-        if batch:
-            continue
-        if client.nthreads():
-            alone_since = None
-        elif alone_since is None:
-            alone_since = time.monotonic()
-        elif time.monotonic() - alone_since > timeout:
-            raise NoWorkers(f"not graded: the cluster has had no worker for {timeout:g} s (their jobs "
-                            "ended or were cancelled?); rerun the same command to grade the rest")
-        time.sleep(0.5)
+        if not batch:
+            watchdog.check()
+            time.sleep(0.5)
+
+
+def _result(future, watchdog: _Watchdog):
+    """A finished future's result. Fetching it waits for its worker, or, when that worker has
+    died, for Dask to compute it again: only while the cluster has workers."""
+    while True:
+        if future.status == "error":
+            return future.result()  # raises the task's own exception
+        try:
+            return future.result(timeout=1)
+        except TimeoutError:
+            watchdog.check()
 
 
 @contextmanager

@@ -101,7 +101,8 @@ class LocalDaskCluster:
                 "--nthreads", str(self.nthreads), "--nworkers", "1", "--no-dashboard",
                 "--memory-limit", "0", "--death-timeout", "60",
                 "--local-directory", str(self.root / f"worker-{i}"), *self.worker_args]))
-        self.wait_for_workers(self.n_workers, deadline - time.monotonic())
+        if self.n_workers:
+            self.wait_for_workers(self.n_workers, deadline - time.monotonic())
         return self
 
     def _check_alive(self, proc: subprocess.Popen, name: str) -> None:
