@@ -143,25 +143,27 @@ def _first_result_and_busy_worker(address: str, timeout: float) -> str:
     raise TimeoutError("no submission was graded, or none was left in flight, in time")
 
 
-def test_worker_killed_mid_run_every_student_is_graded_exactly_once(workspace, local_run, cluster):
-    """SIGKILL a worker holding a submission: Dask reschedules it, the run completes, no duplicates."""
-    course = _course_copy(workspace, "killed")
-    log = open(workspace / "killed.log", "w+")
-    run = subprocess.Popen(_grade_command(workspace / "big_class", "--scheduler", cluster.address),
-                           cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        victim = _first_result_and_busy_worker(cluster.address, timeout=240)
-        cluster.kill_worker(int(victim.rsplit("-", 1)[1]))
-        returncode = run.wait(timeout=300)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        log.seek(0)
-        output = log.read()
-        log.close()
-    assert returncode == 0, f"the run did not complete after a worker died:\n{output}"
-    assert cluster.worker_names() == [w for w in ("worker-0", "worker-1") if w != victim]
+def _disrupted_run(course: Path, address: str, disrupt, *options: str) -> tuple[int, str, str]:
+    """Grade the big class on the cluster at ``address``; once one submission is graded and a
+    worker holds another, call ``disrupt(that worker's name)``. Returns the run's exit code,
+    its output and the worker's name."""
+    with open(course.parent / f"{course.name}.log", "w+") as log:
+        run = subprocess.Popen(_grade_command(course.parent / "big_class", "--scheduler", address,
+                                              *options),
+                               cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            victim = _first_result_and_busy_worker(address, timeout=240)
+            disrupt(victim)
+            returncode = run.wait(timeout=300)
+        finally:
+            if run.poll() is None:
+                run.kill()
+            log.seek(0)
+            output = log.read()
+    return returncode, output, victim
 
+
+def _each_student_recorded_once_as_if_undisturbed(course: Path, local_run) -> None:
     recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT)
     assert recorded.submissions == {student: 1 for student in BIG_CLASS}
     assert set(recorded.grade_rows.values()) == {1}, "a grade recorded twice"
@@ -170,6 +172,16 @@ def test_worker_killed_mid_run_every_student_is_graded_exactly_once(workspace, l
     assert recorded.grades == {(student, *cell): value
                                for (other, *cell), value in local_run.grades.items()
                                for student, kind in BIG_CLASS.items() if like[kind] == other}
+
+
+def test_worker_killed_mid_run_every_student_is_graded_exactly_once(workspace, local_run, cluster):
+    """SIGKILL a worker holding a submission: Dask reschedules it, the run completes, no duplicates."""
+    course = _course_copy(workspace, "killed")
+    returncode, output, victim = _disrupted_run(
+        course, cluster.address, lambda name: cluster.kill_worker(int(name.rsplit("-", 1)[1])))
+    assert returncode == 0, f"the run did not complete after a worker died:\n{output}"
+    assert cluster.worker_names() == [w for w in ("worker-0", "worker-1") if w != victim]
+    _each_student_recorded_once_as_if_undisturbed(course, local_run)
 
 
 @pytest.fixture(scope="module")
@@ -226,31 +238,15 @@ def test_slurm_worker_jobs_grade_like_the_local_cluster_into_postgres(
 def test_slurm_job_cancelled_mid_run_costs_nothing(workspace, local_run, slurm):
     """``scancel`` the job of a worker holding a submission: the run completes, each student once."""
     course = _course_copy(workspace, "slurm_cancelled")
-    log = open(workspace / "slurm_cancelled.log", "w+")
-    with slurm_workers(slurm, jobs=2) as cluster:
-        run = subprocess.Popen(
-            _grade_command(workspace / "big_class", "--scheduler", cluster.scheduler_address),
-            cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            victim = _first_result_and_busy_worker(cluster.scheduler_address, timeout=240)
-            cancelled = slurm.run("scancel", cluster.workers[victim].job_id)
-            assert cancelled.returncode == 0, cancelled.stderr
-            returncode = run.wait(timeout=300)
-        finally:
-            if run.poll() is None:
-                run.kill()
-            log.seek(0)
-            output = log.read()
-            log.close()
-    assert returncode == 0, f"the run did not complete after its job was cancelled:\n{output}"
 
-    recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT)
-    assert recorded.submissions == {student: 1 for student in BIG_CLASS}
-    assert set(recorded.grade_rows.values()) == {1}, "a grade recorded twice"
-    like = {kind: student for student, kind in CLASS.items()}
-    assert recorded.grades == {(student, *cell): value
-                               for (other, *cell), value in local_run.grades.items()
-                               for student, kind in BIG_CLASS.items() if like[kind] == other}
+    def cancel(name: str) -> None:
+        cancelled = slurm.run("scancel", cluster.workers[name].job_id)
+        assert cancelled.returncode == 0, cancelled.stderr
+
+    with slurm_workers(slurm, jobs=2) as cluster:
+        returncode, output, _ = _disrupted_run(course, cluster.scheduler_address, cancel)
+    assert returncode == 0, f"the run did not complete after its job was cancelled:\n{output}"
+    _each_student_recorded_once_as_if_undisturbed(course, local_run)
 
 
 def _nothing_recorded(course: Path) -> bool:
@@ -292,21 +288,12 @@ def test_workers_without_the_grader_are_named_before_anyone_is_graded(workspace,
 def test_run_whose_workers_all_die_stops_and_lists_the_rest_for_a_rerun(workspace, local_run):
     cluster = LocalDaskCluster(n_workers=1).start()
     course = _course_copy(workspace, "all_died")
-    log = open(workspace / "all_died.log", "w+")
-    run = subprocess.Popen(_grade_command(workspace / "big_class", "--scheduler", cluster.address,
-                                          "--worker-timeout", "5"),
-                           cwd=course, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        _first_result_and_busy_worker(cluster.address, timeout=240)
-        cluster.kill_worker(0)
-        returncode = run.wait(timeout=120)
+        returncode, output, _ = _disrupted_run(course, cluster.address,
+                                               lambda name: cluster.kill_worker(0),
+                                               "--worker-timeout", "5")
     finally:
-        if run.poll() is None:
-            run.kill()
         cluster.stop()
-        log.seek(0)
-        output = log.read()
-        log.close()
     assert returncode == 1, output
     recorded = gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT).submissions
     not_recorded = re.findall(r"NOT RECORDED  (\w+): not graded: the cluster has had no worker for 5 s", output)
