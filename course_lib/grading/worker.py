@@ -57,7 +57,8 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"rnn-course-{submission.student_id}-") as tmp:
         scratch = Path(tmp)
-        env = _materialise(scratch, bundle, submission)
+        kernels = zygote.worker_zygote()  # one lookup: the kernels' socket and their CPU count
+        env = _materialise(scratch, bundle, submission, kernels and kernels.socket_path)
         log = scratch / "grading.log"
         assignment, student = bundle.assignment_id, submission.student_id
         deadline = bundle.limits.notebook_timeout
@@ -67,7 +68,6 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         database = f"sqlite:///{scratch / 'gradebook.db'}"
         steps_path = scratch / "steps.json"
         message, cpu, steps = "", 0.0, None
-        kernels = zygote.worker_zygote()
         kernel_cpu = kernels.kernel_cpu() if kernels else 0.0
         try:
             finished = runner.call(f"{_CHILD}:grade", assignment, student, database,
@@ -117,7 +117,8 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
                              kernel_cpu_seconds=kernels.kernel_cpu() - kernel_cpu if kernels else 0.0)
 
 
-def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission) -> dict[str, str]:
+def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission,
+                 zygote_socket: str | None) -> dict[str, str]:
     """Write the scratch course; return the environment for the nbgrader children."""
     assignment, student = bundle.assignment_id, submission.student_id
     (scratch / "gradebook.db").write_bytes(bundle.template_gradebook)
@@ -128,8 +129,7 @@ def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission
             path = folder / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-    warm = zygote.worker_zygote()
-    env, sandbox_lines = sandbox.configure(scratch, bundle.limits, warm and warm.socket_path)
+    env, sandbox_lines = sandbox.configure(scratch, bundle.limits, zygote_socket)
     scratch_lines = [
         f"c.CourseDirectory.root = {str(scratch)!r}",
         'c.CourseDirectory.source_directory = "source"',
