@@ -322,6 +322,10 @@ class Seq2Seq(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode by feeding back the argmax until ``<EOS>`` or ``max_len`` steps.
 
+        Every row is decoded until all rows have written ``<EOS>``; what a row writes
+        after its own ``<EOS>`` is then blanked out, so each row reads as if it had
+        stopped there (rows do not interact, so this changes nothing else).
+
         Returns the tokens ``(B, L)`` (``<EOS>`` included, then ``<PAD>`` = 0) and the
         attention weights ``(B, L, S)``: row ``i`` is ``alpha_i`` over the source.
         """
@@ -329,20 +333,21 @@ class Seq2Seq(nn.Module):
         was_training = self.training
         self.eval()
         keys, mask, s = self.encode(src, src_lengths)
-        B = src.shape[0]
-        y = torch.full((B,), start_index, dtype=torch.long, device=src.device)  # (B,)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)  # (B,)
-        tokens, weights = [], []
-        for _ in range(max_len):
-            logits, s, alpha = self.decoder.step(y, s, keys, mask)  # (B, V), (B, H), (B, S)
-            y = logits.argmax(dim=-1).masked_fill(done, 0)  # (B,)
-            tokens.append(y)
-            weights.append(alpha.masked_fill(done.unsqueeze(1), 0.0))
-            done = done | (y == eos_index)
-            if done.all():
-                break
+        prev = torch.full((src.shape[0],), start_index, dtype=torch.long, device=src.device)  # (B,)
+        ended = torch.zeros_like(prev, dtype=torch.bool)  # (B,) has the row written <EOS> yet?
+        written, attended = [], []
+        while len(written) < max_len and not bool(ended.all()):
+            logits, s, alpha = self.decoder.step(prev, s, keys, mask)  # (B, V), (B, H), (B, S)
+            prev = logits.argmax(dim=-1)  # (B,)
+            written.append(prev)
+            attended.append(alpha)
+            ended |= prev == eos_index
         self.train(was_training)
-        return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)  # (B, L), (B, L, S)
+        tokens = torch.stack(written, dim=1)  # (B, L)
+        is_eos = (tokens == eos_index).long()  # (B, L)
+        past_eos = is_eos.cumsum(dim=1) - is_eos > 0  # (B, L) steps after the row's first <EOS>
+        weights = torch.stack(attended, dim=1).masked_fill(past_eos.unsqueeze(-1), 0.0)  # (B, L, S)
+        return tokens.masked_fill(past_eos, 0), weights
 
     @torch.no_grad()
     def beam_decode(
