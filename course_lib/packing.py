@@ -18,12 +18,13 @@ through them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from numbers import Integral
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import torch
 from torch.nn.utils.rnn import PackedSequence
+
+from course_lib.validation import BadDimensions, BadType, BadValue, check_bool, check_int, check_number
 
 __all__ = [
     "PackedSequence",
@@ -37,67 +38,84 @@ __all__ = [
 ]
 
 
-def _check_bool(value: object, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+def _as_sequences(sequences: object) -> list[torch.Tensor]:
+    """``sequences`` as a list of tensors ``(L_i, *)`` sharing their trailing dimensions.
 
-
-def _check_sequences(sequences: object) -> list[torch.Tensor]:
-    if isinstance(sequences, torch.Tensor) or not isinstance(sequences, Sequence):
-        raise TypeError(f"sequences must be a list of tensors, got {type(sequences).__name__}")
-    if len(sequences) == 0:
-        raise ValueError("sequences must be a non-empty list of tensors, got an empty list")
-    first = sequences[0]
+    As in torch, any iterable works, a tensor lists its sequences along dim 0, and every
+    sequence takes the first one's dtype.
+    """
+    if isinstance(sequences, torch.Tensor) and sequences.dim() == 0:
+        raise TypeError("sequences must hold one sequence per entry of dim 0: iteration over a 0-d tensor")
+    if not isinstance(sequences, Iterable):
+        raise BadType(
+            "pad_sequence: Expected iterable for input sequences, but got arg of type: "
+            f"{type(sequences).__name__} (sequences must be a list of tensors)"
+        )
+    sequences = list(sequences)
+    if not sequences:
+        raise BadValue("received an empty list of sequences: sequences must be a non-empty list of tensors")
     for i, s in enumerate(sequences):
         if not isinstance(s, torch.Tensor):
-            raise TypeError(f"sequences[{i}] must be a torch.Tensor, got {type(s).__name__}")
+            raise TypeError(f"expected Tensor as element {i}: sequences[{i}] must be a torch.Tensor, "
+                            f"got {type(s).__name__}")
         if s.dim() < 1:
-            raise ValueError(f"sequences[{i}] must have at least 1 dimension (time), got a 0-d tensor")
+            raise BadValue(f"sequences[{i}] must have at least 1 dimension (time), got a 0-d tensor")
+    first = sequences[0]
+    for i, s in enumerate(sequences):
         if s.shape[1:] != first.shape[1:]:
-            raise ValueError(
-                f"sequences must share their trailing dimensions, got {tuple(first.shape[1:])} "
-                f"for sequences[0] and {tuple(s.shape[1:])} for sequences[{i}]"
+            raise BadValue(
+                f"sequences must share their trailing dimensions: the size of tensor a {tuple(first.shape[1:])} "
+                f"(sequences[0]) must match the size of tensor b {tuple(s.shape[1:])} (sequences[{i}])"
             )
-        if s.dtype != first.dtype:
-            raise TypeError(f"sequences must share one dtype, got {first.dtype} and {s.dtype} (sequences[{i}])")
-    return list(sequences)
+    return sequences
 
 
 def _as_lengths(lengths: object) -> torch.Tensor:
-    """``lengths`` as a CPU int64 tensor, after checking it holds positive integers."""
+    """``lengths`` as a 1-D CPU int64 tensor, converted as torch converts it (floats truncate)."""
     if isinstance(lengths, torch.Tensor):
-        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-            raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
-        if lengths.dim() != 1:
-            raise ValueError(f"lengths must be 1-D, got shape {tuple(lengths.shape)}")
         lengths = lengths.detach().to("cpu", torch.int64)
-    elif isinstance(lengths, Sequence) and not isinstance(lengths, (str, bytes)):
-        for value in lengths:
-            if isinstance(value, bool) or not isinstance(value, Integral):
-                raise TypeError(f"lengths must be a list of ints, got an element of type {type(value).__name__}")
-        lengths = torch.tensor([int(v) for v in lengths], dtype=torch.int64)
     else:
-        raise TypeError(f"lengths must be a list of ints or a 1-D integer tensor, got {type(lengths).__name__}")
-    if lengths.numel() == 0:
-        raise ValueError("lengths must be non-empty, got an empty list")
-    if (lengths <= 0).any():
-        raise ValueError(f"lengths must all be positive, got {lengths.tolist()}")
-    return lengths
-
-
-def _check_lengths(lengths: object, batch_size: int, max_length: int, enforce_sorted: bool) -> torch.Tensor:
-    """``lengths`` as a CPU int64 tensor, after checking it against the padded batch."""
-    lengths = _as_lengths(lengths)
-    if lengths.numel() != batch_size:
-        raise ValueError(f"lengths must have one entry per sequence in the batch ({batch_size}), got {lengths.numel()}")
-    if (lengths > max_length).any():
-        raise ValueError(f"lengths must not exceed the padded length {max_length}, got {lengths.tolist()}")
-    if enforce_sorted and (lengths[1:] > lengths[:-1]).any():
-        raise ValueError(
-            f"lengths must be sorted in decreasing order when enforce_sorted=True, got {lengths.tolist()}; "
-            "pass enforce_sorted=False to sort them"
+        try:
+            lengths = torch.as_tensor(lengths, dtype=torch.int64)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"lengths must be a list of ints or a 1-D integer tensor, got "
+                            f"{type(lengths).__name__} ({error})") from None
+    if lengths.dim() != 1:
+        raise BadDimensions(
+            f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.dim()}D: "
+            f"lengths must be 1-D, got shape {tuple(lengths.shape)}"
         )
     return lengths
+
+
+def _check_lengths(
+    lengths: object, batch_size: int, max_length: int, enforce_sorted: bool, batch_first: bool
+) -> torch.Tensor:
+    """``lengths`` as a CPU int64 tensor, after checking it against the padded batch (torch's order)."""
+    lengths = _as_lengths(lengths)
+    if lengths.numel() != batch_size:
+        raise BadValue(
+            f"Expected `len(lengths)` to be equal to batch_size, but got {lengths.numel()} "
+            f"(batch_size={batch_size}): lengths must have one entry per sequence of input "
+            f"(its dim {0 if batch_first else 1} with batch_first={batch_first})"
+        )
+    if enforce_sorted and (lengths[1:] > lengths[:-1]).any():
+        raise BadValue(
+            f"`lengths` array must be sorted in decreasing order when `enforce_sorted` is True, "
+            f"got lengths {lengths.tolist()}. You can pass `enforce_sorted=False` to sort them"
+        )
+    _check_positive_lengths(lengths)
+    if (lengths > max_length).any():
+        raise BadValue(f"lengths must not exceed the padded length {max_length}, got {lengths.tolist()}")
+    return lengths
+
+
+def _check_positive_lengths(lengths: torch.Tensor) -> None:
+    if (lengths <= 0).any():
+        raise BadValue(
+            "Length of all samples has to be greater than 0, but found an element in 'lengths' "
+            f"that is <= 0: lengths must all be positive, got {lengths.tolist()}"
+        )
 
 
 def _batch_sizes(lengths: torch.Tensor) -> torch.Tensor:
@@ -137,16 +155,17 @@ def pad_sequence(
     sequence) or on the left. ``batch_first=True`` gives ``(B, T, *)``.
     Equal to ``torch.nn.utils.rnn.pad_sequence``.
     """
-    sequences = _check_sequences(sequences)
-    _check_bool(batch_first, "batch_first")
-    if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)):
-        raise TypeError(f"padding_value must be a number, got {type(padding_value).__name__}")
+    sequences = _as_sequences(sequences)
+    check_bool("batch_first", batch_first)
+    check_number("padding_value", padding_value, kind="float")
+    if not isinstance(padding_side, str):
+        raise TypeError(f"padding_side must be str ('left' or 'right'), got {type(padding_side).__name__}")
     if padding_side not in ("left", "right"):
-        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        raise BadValue(f"Expected padding_side to be one of left or right, but got {padding_side}")
     first = sequences[0]
     longest = max(s.size(0) for s in sequences)
     out = first.new_full((len(sequences), longest, *first.shape[1:]), padding_value)  # (B, T, *)
-    for i, s in enumerate(sequences):
+    for i, s in enumerate(sequences):  # copying casts to the first sequence's dtype, as in torch
         if padding_side == "right":
             out[i, : s.size(0)] = s
         else:
@@ -167,15 +186,18 @@ def pack_padded_sequence(
     sequence's length are dropped. Equal to ``torch.nn.utils.rnn.pack_padded_sequence``.
     """
     if not isinstance(input, torch.Tensor):
-        raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
+        raise TypeError(f"input must be Tensor (a torch.Tensor), got {type(input).__name__}")
+    check_bool("batch_first", batch_first)
+    check_bool("enforce_sorted", enforce_sorted)
     if input.dim() < 2:
-        raise ValueError(f"input must have at least 2 dimensions (time and batch), got shape {tuple(input.shape)}")
-    _check_bool(batch_first, "batch_first")
-    _check_bool(enforce_sorted, "enforce_sorted")
+        raise BadDimensions(
+            f"Dimension out of range: input must have at least 2 dimensions (time and batch), "
+            f"got shape {tuple(input.shape)}"
+        )
     if batch_first:
         input = input.transpose(0, 1)  # (T, B, *)
     max_length, batch_size = input.shape[:2]
-    lengths = _check_lengths(lengths, batch_size, max_length, enforce_sorted)
+    lengths = _check_lengths(lengths, batch_size, max_length, enforce_sorted, batch_first)
 
     if enforce_sorted:
         sorted_indices = unsorted_indices = None
@@ -205,17 +227,16 @@ def pad_packed_sequence(
     """
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"sequence must be a PackedSequence, got {type(sequence).__name__}")
-    _check_bool(batch_first, "batch_first")
-    if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)):
-        raise TypeError(f"padding_value must be a number, got {type(padding_value).__name__}")
+    check_bool("batch_first", batch_first)
+    check_number("padding_value", padding_value, kind="Number")
     data, batch_sizes = sequence.data, sequence.batch_sizes.cpu()
     longest = batch_sizes.numel()
     if total_length is not None:
-        if isinstance(total_length, bool) or not isinstance(total_length, Integral):
-            raise TypeError(f"total_length must be an int or None, got {type(total_length).__name__}")
+        check_int("total_length", total_length, what="int or None")
         if total_length < longest:
             raise ValueError(
-                f"total_length must be at least the longest sequence length {longest}, got {total_length}"
+                "Expected total_length to be at least the length of the longest sequence in input, "
+                f"but got total_length={total_length} and max sequence length being {longest}"
             )
     length = longest if total_length is None else int(total_length)
     batch_size = int(batch_sizes[0])
@@ -233,16 +254,20 @@ def pad_packed_sequence(
 
 def pack_sequence(sequences: Sequence[torch.Tensor], enforce_sorted: bool = True) -> PackedSequence:
     """Pack a list of ``(L_i, *)`` tensors: :func:`pad_sequence` then :func:`pack_padded_sequence`."""
-    sequences = _check_sequences(sequences)
-    _check_bool(enforce_sorted, "enforce_sorted")
+    sequences = _as_sequences(sequences)
+    check_bool("enforce_sorted", enforce_sorted)
     lengths = [s.size(0) for s in sequences]
     if enforce_sorted and any(b > a for a, b in zip(lengths, lengths[1:])):
-        raise ValueError(
-            f"sequences must be sorted by decreasing length when enforce_sorted=True, got lengths {lengths}; "
-            "pass enforce_sorted=False to sort them"
+        raise BadValue(
+            "`lengths` array must be sorted in decreasing order when `enforce_sorted` is True: "
+            f"sequences must be sorted by decreasing length, got lengths {lengths}. "
+            "You can pass `enforce_sorted=False` to sort them"
         )
     if 0 in lengths:
-        raise ValueError(f"sequences must all be non-empty, got lengths {lengths}")
+        raise BadValue(
+            "Length of all samples has to be greater than 0: sequences must all be non-empty, "
+            f"got lengths {lengths}"
+        )
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
 
 
@@ -275,11 +300,11 @@ def packing_multiplications(lengths: Sequence[int] | torch.Tensor, out_features:
     ``out_features`` weight columns repeats the count. For lengths 9, 8, 6, 4, 3, 2:
     54 vs 32 multiplications and 48 vs 26 additions.
     """
-    if isinstance(out_features, bool) or not isinstance(out_features, int):
-        raise TypeError(f"out_features must be an int, got {type(out_features).__name__}")
-    if out_features < 1:
-        raise ValueError(f"out_features must be at least 1, got {out_features}")
+    check_int("out_features", out_features, minimum=1, what="a positive int")
     lengths = _as_lengths(lengths)  # (B,)
+    if lengths.numel() == 0:
+        raise ValueError("lengths must be non-empty, got an empty list")
+    _check_positive_lengths(lengths)
     batch, longest = lengths.numel(), int(lengths.max())
     real = int(lengths.sum())
     return PackingCost(

@@ -282,8 +282,14 @@ def test_unsorted_lengths_with_enforce_sorted_raise_value_error():
     assert_raises_naming(ValueError, "enforce_sorted", cl.pack_padded_sequence, torch.randn(4, 3), [2, 4, 1])
 
 
-def test_float_lengths_raise_type_error():
-    assert_raises_naming(TypeError, "lengths", cl.pack_padded_sequence, torch.randn(4, 3), torch.tensor([4.0, 2.0, 1.0]))
+def test_float_lengths_are_truncated_to_ints_as_in_torch():
+    x = torch.randn(4, 3)
+    ours = cl.pack_padded_sequence(x, torch.tensor([4.0, 2.9, 1.5]))
+    assert_packed_equal(ours, tr.pack_padded_sequence(x, torch.tensor([4, 2, 1])))
+
+
+def test_lengths_of_text_raise_type_error():
+    assert_raises_naming(TypeError, "lengths", cl.pack_padded_sequence, torch.randn(4, 3), "abc")
 
 
 def test_two_dimensional_lengths_raise_value_error():
