@@ -482,13 +482,8 @@ def write_corpus(source_nb: Path, release_nb: Path, out: Path) -> list[Case]:
 
 
 def write_zip(folder: Path, zip_path: Path, notebook: str) -> None:
-    """The corpus as an LMS zip, plus an entry whose path climbs out with ``../``.
-
-    The cells that reach past the kernel (``REACHING``) are left out: their scores are
-    checked case by case, and the zip is about collecting a class whatever its files hold.
-    """
+    """The corpus as an LMS zip, plus an entry whose path climbs out with ``../``."""
     with zipfile.ZipFile(zip_path, "w") as archive:
         for path in sorted(folder.iterdir()):
-            if path.name.split("_attempt_")[0] not in REACHING:
-                archive.write(path, path.name)
+            archive.write(path, path.name)
         archive.writestr(ZIP_SLIP.format(notebook=notebook), "{}")
