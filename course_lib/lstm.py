@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from course_lib.recurrent import RNNBase, RNNCellBase, State
+from course_lib.validation import BadType, check_choice
 
 BACKENDS = ("autograd", "manual")
 
@@ -63,8 +64,13 @@ class LSTMCell(RNNCellBase):
         self, input: Tensor, hx: Optional[tuple[Tensor, Tensor]] = None
     ) -> tuple[Tensor, Tensor]:
         x, batched = self._check_input(input)  # (B, H_in)
-        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError(f"hx must be a tuple (h, c) of two Tensors, got {type(hx).__name__}")
+        if hx is not None and not isinstance(hx, (tuple, list)):
+            raise TypeError(f"hx must be tuple (h, c) of two Tensors, got {type(hx).__name__}")
+        if hx is not None and len(hx) != 2:
+            raise BadType(
+                "lstm_cell expects two hidden states: hx must be tuple (h, c) whose tensors must have "
+                f"shape (N, {self.hidden_size}) or ({self.hidden_size},), got {len(hx)} entries"
+            )
         h0, c0 = (None, None) if hx is None else hx
         h = self._check_state("hx[0] (h)", h0, x, batched)  # (B, H)
         c = self._check_state("hx[1] (c)", c0, x, batched)  # (B, H)
@@ -108,8 +114,7 @@ class LSTM(RNNBase):
         *,
         backend: str = "autograd",
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        check_choice("backend", backend, BACKENDS)
         if backend == "manual" and proj_size:
             raise ValueError(
                 f"backend='manual' does not implement proj_size > 0 (got proj_size={proj_size}); "

@@ -44,6 +44,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from course_lib.validation import (
+    BadDimensions, BadType, BadTypedValue, BadValue, check_bool, check_float_tensor, check_int,
+    check_positive_int, check_tensor,
+)
+
 State = tuple[Tensor, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
 
 
@@ -51,30 +56,21 @@ State = tuple[Tensor, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
 # 1. argument checks
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-
-
-def _check_dropout(dropout: Any) -> None:
+def _check_dropout(dropout: Any) -> float:
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-        raise TypeError(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
+        raise BadTypedValue(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout}")
+    return float(dropout)
 
 
-def _check_float_tensor(name: str, value: Any, expected: str) -> None:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a Tensor of shape {expected}, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating point Tensor, got dtype {value.dtype}")
+def _check_dtype(name: str, value: Tensor, weight: Tensor) -> None:
+    """A layer computes in its weights' dtype: the input must have it too (torch converts nothing)."""
+    if value.dtype != weight.dtype:
+        raise BadTypedValue(
+            f"{name} dtype ({value.dtype}) does not match weight dtype ({weight.dtype}): {name} must be "
+            f"a floating point Tensor of the layer's dtype; convert it with {name}.to({weight.dtype})"
+        )
 
 
 def _is_packed(input: Any) -> bool:
@@ -114,9 +110,9 @@ class RNNCellBase(nn.Module):
         dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
-        _check_positive_int("input_size", input_size)
-        _check_positive_int("hidden_size", hidden_size)
-        _check_bool("bias", bias)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        check_bool("bias", bias)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -142,9 +138,18 @@ class RNNCellBase(nn.Module):
     def _check_input(self, input: Any) -> tuple[Tensor, bool]:
         """Return the input as (B, H_in) and whether it was batched."""
         expected = f"(N, H_in) or (H_in,) with H_in = input_size = {self.input_size}"
-        _check_float_tensor("input", input, expected)
-        if input.dim() not in (1, 2) or input.size(-1) != self.input_size:
-            raise ValueError(f"input must have shape {expected}, got {tuple(input.shape)}")
+        check_tensor("input", input, expected)
+        if input.dim() not in (1, 2):
+            raise BadDimensions(
+                f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead: "
+                f"input must have shape {expected}"
+            )
+        if input.size(-1) != self.input_size:
+            raise BadValue(
+                f"input has inconsistent input_size: got {input.size(-1)}, expected {self.input_size} "
+                f"(input must have shape {expected}, got {tuple(input.shape)})"
+            )
+        _check_dtype("input", input, self.weight_ih)
         batched = input.dim() == 2
         return (input if batched else input.unsqueeze(0)), batched  # (B, H_in)
 
@@ -154,12 +159,18 @@ class RNNCellBase(nn.Module):
         if state is None:
             return reference.new_zeros(batch, self.hidden_size)  # (B, H)
         shape = (batch, self.hidden_size) if batched else (self.hidden_size,)
-        _check_float_tensor(name, state, str(shape))
+        check_float_tensor(name, state, str(shape))
+        if state.dim() not in (1, 2):
+            raise BadDimensions(
+                f"{type(self).__name__}: Expected {name} to be 1D or 2D, got {state.dim()}D instead: "
+                f"{name} must have shape {shape} (N, hidden_size)"
+            )
         if tuple(state.shape) != shape:
-            raise ValueError(
+            raise BadValue(
                 f"{name} must have shape {shape} (N, hidden_size) for this input, "
                 f"got {tuple(state.shape)}"
             )
+        _check_dtype(name, state, self.weight_hh)
         return state if batched else state.unsqueeze(0)  # (B, H)
 
 
@@ -201,17 +212,14 @@ class RNNBase(nn.Module):
         dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
-        _check_positive_int("input_size", input_size)
-        _check_positive_int("hidden_size", hidden_size)
-        _check_positive_int("num_layers", num_layers)
-        _check_bool("bias", bias)
-        _check_bool("batch_first", batch_first)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("num_layers", num_layers)
+        check_bool("bias", bias)
+        check_bool("batch_first", batch_first)
         _check_dropout(dropout)
-        _check_bool("bidirectional", bidirectional)
-        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
-            raise TypeError(f"proj_size must be an int >= 0, got {type(proj_size).__name__}")
-        if proj_size < 0:
-            raise ValueError(f"proj_size must be >= 0 (0 means no projection), got {proj_size}")
+        check_bool("bidirectional", bidirectional)
+        check_int("proj_size", proj_size, minimum=0, what=">= 0 (an int; 0 means no projection)")
         if proj_size >= hidden_size:
             raise ValueError(
                 f"proj_size must be smaller than hidden_size = {hidden_size}, got {proj_size}"
@@ -292,30 +300,20 @@ class RNNBase(nn.Module):
             holds the state after each sequence's last valid step, in the input's batch order.
         """
         if _is_packed(input):
-            _check_float_tensor("input.data", input.data, f"(sum of lengths, {self.input_size})")
+            check_float_tensor("input.data", input.data, f"(sum of lengths, {self.input_size})")
             if input.data.dim() != 2 or input.data.size(1) != self.input_size:
-                raise ValueError(
+                raise BadValue(
                     "input (PackedSequence) must have data of shape (sum of lengths, H_in) with "
                     f"H_in = input_size = {self.input_size}, got {tuple(input.data.shape)}"
                 )
+            _check_dtype("input", input.data, self.weight_ih_l0)
             x = input.data  # (N, H_in), time-major: batch_sizes[0] rows of t=0, then t=1, ...
             batch_sizes = [int(b) for b in input.batch_sizes]
             states = self._check_hx(hx, batch_sizes[0], batched=True)
             if states is not None and input.sorted_indices is not None:
                 states = tuple(s.index_select(1, input.sorted_indices) for s in states)
         else:
-            expected = f"(L, H_in), (L, N, H_in) or (N, L, H_in) with H_in = {self.input_size}"
-            _check_float_tensor("input", input, expected)
-            if input.dim() not in (2, 3) or input.size(-1) != self.input_size:
-                raise ValueError(
-                    f"input must have shape (L, H_in) unbatched, or (L, N, H_in) "
-                    f"({'N, L, H_in' if self.batch_first else 'batch_first=False'}) batched, "
-                    f"with H_in = input_size = {self.input_size}; got {tuple(input.shape)}"
-                )
-            batched = input.dim() == 3
-            x = input if batched else input.unsqueeze(1)  # (L, B, H_in) or (B, L, H_in)
-            if batched and self.batch_first:
-                x = x.transpose(0, 1)  # (L, B, H_in)
+            x, batched = self._check_input(input)  # (L, B, H_in)
             batch_sizes = None
             states = self._check_hx(hx, x.size(1), batched)
         if states is None:
@@ -337,25 +335,65 @@ class RNNBase(nn.Module):
             output = output.transpose(0, 1)  # (N, L, D * H_out)
         return output, (final if len(final) > 1 else final[0])
 
+    def _check_input(self, input: Any) -> tuple[Tensor, bool]:
+        """Return a dense input as (L, B, H_in) and whether it was batched (torch's order of checks)."""
+        name = type(self).__name__
+        expected = f"(L, H_in), (L, N, H_in) or (N, L, H_in) with H_in = {self.input_size}"
+        check_tensor("input", input, expected)
+        shape = (
+            f"input must have shape (L, H_in) unbatched, or (L, N, H_in) "
+            f"({'N, L, H_in' if self.batch_first else 'batch_first=False'}) batched, "
+            f"with H_in = input_size = {self.input_size}; got {tuple(input.shape)}"
+        )
+        if input.dim() not in (2, 3):
+            raise BadDimensions(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D instead: {shape}")
+        _check_dtype("input", input, self.weight_ih_l0)
+        if input.size(-1) != self.input_size:
+            raise BadValue(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                f"{input.size(-1)}: {shape}"
+            )
+        batched = input.dim() == 3
+        x = input if batched else input.unsqueeze(1)  # (L, B, H_in) or (B, L, H_in)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)  # (L, B, H_in)
+        if x.size(0) == 0:
+            raise BadValue("Expected sequence length to be larger than 0 in RNN: input has no time steps")
+        return x, batched
+
     def _check_hx(self, hx: Any, batch: int, batched: bool) -> Optional[State]:
         """Return the initial states as a tuple of (D * num_layers, B, size) tensors, or None."""
         if hx is None:
             return None
+        dims = "batched 3-D" if batched else "unbatched 2-D"
+        layers = self.num_directions * self.num_layers
+        shapes = [(layers, batch, size) if batched else (layers, size) for size in self._state_sizes()]
         if len(self.state_names) == 1:
             hx = (hx,)
         elif not isinstance(hx, (tuple, list)) or len(hx) != len(self.state_names):
-            names = ", ".join(self.state_names)
-            raise TypeError(f"hx must be a tuple ({names}), got {type(hx).__name__}")
-        layers = self.num_directions * self.num_layers
+            raise BadType(
+                f"lstm expects two hidden states: hx must be a tuple (h_0, c_0) whose tensors must "
+                f"have shape {shapes[0]} and {shapes[1]}, got {type(hx).__name__}"
+                + (f" of {len(hx)}" if isinstance(hx, (tuple, list)) else "")
+                + f". For {dims} input, hx and cx should also be {len(shapes[0])}-D"
+            )
+        for name, state, shape in zip(self.state_names, hx, shapes):
+            check_float_tensor(f"hx ({name})", state, str(shape))
+        meaning = "(D * num_layers, N, H)" if batched else "(D * num_layers, H), unbatched"
+        expected = [
+            f"hx ({name}) must have shape {shape} {meaning}, got {tuple(state.shape)}"
+            for name, state, shape in zip(self.state_names, hx, shapes)
+        ]
+        if any(state.dim() != len(shapes[0]) for state in hx):
+            both = "hx" if len(hx) == 1 else "hx and cx"
+            raise BadDimensions(
+                f"For {dims} input, {both} should also be {len(shapes[0])}-D: " + "; ".join(expected)
+            )
         states = []
-        for name, state, size in zip(self.state_names, hx, self._state_sizes()):
-            shape = (layers, batch, size) if batched else (layers, size)
-            meaning = "(D * num_layers, N, H)" if batched else "(D * num_layers, H), unbatched"
-            _check_float_tensor(f"hx ({name})", state, str(shape))
+        for message, state, shape in zip(expected, hx, shapes):
             if tuple(state.shape) != shape:
-                raise ValueError(
-                    f"hx ({name}) must have shape {shape} {meaning}, got {tuple(state.shape)}"
-                )
+                raise BadValue(message)
+            _check_dtype("hx", state, self.weight_hh_l0)
             states.append(state if batched else state.unsqueeze(1))  # (D * num_layers, B, size)
         return tuple(states)
 

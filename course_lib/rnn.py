@@ -22,7 +22,7 @@ _ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 def _check_nonlinearity(nonlinearity: Any) -> None:
     if nonlinearity not in _ACTIVATIONS:
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        raise ValueError(f"Unknown nonlinearity {nonlinearity!r}: nonlinearity must be 'tanh' or 'relu'")
 
 
 def _rnn_step(

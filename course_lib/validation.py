@@ -9,7 +9,9 @@ is also an instance of the class torch raises for that mistake, so code written 
   values from C++, as ``RuntimeError``);
 - :class:`BadType`: a ``TypeError`` that is also a ``RuntimeError``;
 - :class:`BadDimensions`: a tensor with the wrong number of dimensions; a ``ValueError``, and
-  also the ``RuntimeError`` or ``IndexError`` torch raises depending on where it notices.
+  also the ``RuntimeError`` or ``IndexError`` torch raises depending on where it notices;
+- :class:`BadTypedValue`: a wrong type or dtype (``TypeError``) where torch says ``ValueError``
+  or ``RuntimeError`` (a dropout given as text, an integer input to a float layer).
 
 Each check returns the value it checked (converted where that is the point, e.g. a tensor of
 lengths), so a caller reads ``size = check_positive_int("size", size)``.
@@ -39,6 +41,10 @@ class BadDimensions(ValueError, RuntimeError, IndexError):
     """A tensor with the wrong number of dimensions (torch: ``RuntimeError`` or ``IndexError``)."""
 
 
+class BadTypedValue(TypeError, ValueError, RuntimeError):
+    """A value of the wrong type or dtype, where torch raises ``ValueError`` or ``RuntimeError``."""
+
+
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
@@ -55,7 +61,7 @@ def check_int(name: str, value: Any, minimum: int | None = None, what: str = "an
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be {what}, got {_type_name(value)} {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be {what}, got {value}")
+        raise BadValue(f"{name} must be {what}, got {value}")
     return int(value)
 
 
@@ -91,7 +97,7 @@ def check_tensor(name: str, value: Any, expected: str = "") -> torch.Tensor:
     """``value`` must be a ``torch.Tensor``; ``expected`` (e.g. a shape) is added to the message."""
     if not isinstance(value, torch.Tensor):
         what = f" of shape {expected}" if expected else ""
-        raise TypeError(f"{name} must be Tensor (a torch.Tensor{what}), got {_type_name(value)}")
+        raise TypeError(f"{name} must be a Tensor{what}, got {_type_name(value)}")
     return value
 
 

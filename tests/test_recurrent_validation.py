@@ -72,14 +72,14 @@ def test_dropout_not_a_number_is_a_type_error(cls, value):
 
 @pytest.mark.parametrize("cls", LAYERS + CELLS)
 def test_bias_not_a_bool_is_a_type_error(cls):
-    with pytest.raises(TypeError, match="bias must be a bool"):
+    with pytest.raises(TypeError, match="bias must be bool"):
         cls(3, 4, bias="yes")
 
 
 @pytest.mark.parametrize("name", ["batch_first", "bidirectional"])
 @pytest.mark.parametrize("cls", LAYERS)
 def test_layer_flags_not_a_bool_are_a_type_error(cls, name):
-    with pytest.raises(TypeError, match=f"{name} must be a bool"):
+    with pytest.raises(TypeError, match=f"{name} must be bool"):
         cls(3, 4, **{name: 1})
 
 
@@ -95,7 +95,7 @@ def test_negative_proj_size_is_a_value_error():
 
 
 def test_proj_size_not_an_int_is_a_type_error():
-    with pytest.raises(TypeError, match="proj_size must be an int"):
+    with pytest.raises(TypeError, match=r"proj_size must be >= 0 \(an int"):
         LSTM(3, 4, proj_size=2.0)
 
 
@@ -230,7 +230,7 @@ def test_lstm_cell_c_of_wrong_shape_is_a_value_error():
 
 
 def test_lstm_cell_hx_not_a_pair_is_a_type_error():
-    with pytest.raises(TypeError, match=r"hx must be a tuple \(h, c\)"):
+    with pytest.raises(TypeError, match=r"hx must be tuple \(h, c\)"):
         LSTMCell(3, 4)(torch.zeros(2, 3), torch.zeros(2, 4))
 
 

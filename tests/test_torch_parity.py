@@ -189,3 +189,166 @@ def test_unpack_sequence_behaves_as_torch(enforce_sorted):
         case,
         assert_equal_results,
     )
+
+
+# -- recurrent layers and cells ---------------------------------------------------------------
+
+LAYERS = [(rnn.RNN, nn.RNN), (lstm.LSTM, nn.LSTM), (gru.GRU, nn.GRU)]
+CELLS = [(rnn.RNNCell, nn.RNNCell), (lstm.LSTMCell, nn.LSTMCell), (gru.GRUCell, nn.GRUCell)]
+F64 = {"dtype": torch.float64}
+# course_lib's deliberate refusals of values torch lets through
+STRICTER_LAYER = {
+    "bias": TRUTHY_FLAG,
+    "batch_first": TRUTHY_FLAG,
+    "bidirectional": TRUTHY_FLAG,
+    "dropout": "dropout is a probability in [0, 1): 1 (or True) would zero every input above the first layer",
+}
+
+
+def _constructor_cases(is_cell, is_lstm, is_rnn):
+    good = {"input_size": 3, "hidden_size": 4, "bias": True}
+    variants = {
+        "input_size": [1, 0, -1, 2.0, "3", True],
+        "hidden_size": [1, 0, -2, 4.0, None],
+        "bias": [False, 1, None],
+    }
+    if not is_cell:
+        good |= {"num_layers": 2, "batch_first": False, "dropout": 0.0, "bidirectional": False}
+        variants |= {
+            "num_layers": [1, 3, 0, -1, 1.5],
+            "batch_first": [True, 1],
+            "dropout": [0.5, 0.0, 1.0, -0.1, 1.5, "0.5", True],
+            "bidirectional": [True, 1],
+        }
+    if is_lstm and not is_cell:
+        good["proj_size"] = 0
+        variants["proj_size"] = [2, 3, -1, 4, 5, 1.5]
+    if is_rnn:
+        good["nonlinearity"] = "tanh"
+        variants["nonlinearity"] = ["relu", "sigmoid", None]
+    return list(one_change_at_a_time(good, variants))
+
+
+def _compare_modules(ours, theirs):
+    assert type(ours).__name__ == type(theirs).__name__
+    ours_shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    assert ours_shapes == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+
+
+CONSTRUCTOR_CASES = [
+    (ours, theirs, case)
+    for ours, theirs in LAYERS + CELLS
+    for case in _constructor_cases(ours in (c for c, _ in CELLS), ours in (lstm.LSTM,), ours in (rnn.RNN, rnn.RNNCell))
+]
+
+
+def _constructor_stricter(is_cell, case):
+    """Why course_lib refuses a constructor argument torch lets through, or None."""
+    name = case.argument
+    value = case.args.get(name)
+    if name in ("input_size", "hidden_size") and isinstance(value, bool):
+        return "a size is an int; torch counts True as 1"
+    if is_cell and name in ("input_size", "hidden_size") and value == 0:
+        return "a cell needs one input and one hidden unit at least; torch builds empty weights"
+    if is_cell and name == "nonlinearity" and value not in ("tanh", "relu"):
+        return "nonlinearity is checked when the cell is built; torch's cell checks it at its first call"
+    if name in (("bias",) if is_cell else ("bidirectional",)) and not isinstance(value, bool):
+        return TRUTHY_FLAG
+    if name == "dropout" and value == 1.0 and value is not True:
+        return "dropout is a probability in [0, 1): 1 would zero every input above the first layer"
+    return None
+
+
+@pytest.mark.filterwarnings("ignore:dropout option adds dropout")
+@pytest.mark.parametrize(("ours", "theirs", "case"), CONSTRUCTOR_CASES,
+                         ids=[f"{o.__name__}-{c}"[:90] for o, _, c in CONSTRUCTOR_CASES])
+def test_recurrent_constructor_behaves_as_torch(ours, theirs, case):
+    reason = _constructor_stricter(ours in (c for c, _ in CELLS), case)
+    assert_same_outcome(lambda: ours(**case.args), lambda: theirs(**case.args), case, _compare_modules, reason)
+
+
+def _x(*shape, dtype=torch.float64):
+    return torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(sum(shape) + len(shape)))
+
+
+def _forward_cases(is_lstm, proj_size=0):
+    """Layers: 2 layers x 2 directions, H_in = 3, H = 4 (H_out = proj_size or 4), L = 5, N = 2."""
+    h_out = proj_size or 4
+
+    def hx(h_shape, c_shape=None):
+        if not is_lstm:
+            return _x(*h_shape)
+        return (_x(*h_shape), _x(*(c_shape or h_shape[:-1] + (4,))))
+
+    good = {"input": _x(5, 2, 3), "hx": None}
+    hx_variants = [hx((4, 2, h_out)), hx((4, h_out)), hx((3, 2, h_out)), hx((4, 3, h_out)),
+                   hx((4, 2, h_out + 1)), hx((2, h_out)), hx((4, 1, 2, h_out)), [1.0]]
+    if is_lstm:
+        hx_variants += [_x(4, 2, h_out), hx((4, 2, h_out), (4, 2, 5)), hx((4, 2, h_out), (4, 3, 4)),
+                        (_x(4, 2, h_out),) * 3]
+    variants = {
+        "input": [_x(5, 3), _x(1, 1, 3), _x(5, 2, 4), _x(5, 4), _x(5, 2, 3, 1), _x(3), _x(0, 2, 3),
+                  _x(5, 2, 3).long(), _x(5, 2, 3, dtype=torch.float32), "x"],
+        "hx": hx_variants,
+    }
+    cases = list(one_change_at_a_time(good, variants))
+    cases += list(pairs_of_changes(good, {"input": [_x(5, 3), _x(5, 1, 3)], "hx": hx_variants}))
+    return cases
+
+
+def _layer_pair(ours_class, theirs_class, **kwargs):
+    theirs = theirs_class(3, 4, num_layers=2, bidirectional=True, **kwargs, **F64)
+    ours = ours_class(3, 4, num_layers=2, bidirectional=True, **kwargs, **F64)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+FORWARD_CASES = [
+    (ours, theirs, kwargs, case)
+    for ours, theirs in LAYERS
+    for kwargs in ([{}, {"proj_size": 2}] if ours is lstm.LSTM else [{}])
+    for case in _forward_cases(ours is lstm.LSTM, kwargs.get("proj_size", 0))
+]
+
+
+def _close(got, expected):
+    assert_equal_results(got, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize(("ours", "theirs", "kwargs", "case"), FORWARD_CASES,
+                         ids=[f"{o.__name__}{k}-{c}"[:100] for o, _, k, c in FORWARD_CASES])
+def test_recurrent_forward_behaves_as_torch(ours, theirs, kwargs, case):
+    ours, theirs = _layer_pair(ours, theirs, **kwargs)
+    assert_same_outcome(lambda: ours(**case.args), lambda: theirs(**case.args), case, _close)
+
+
+def _cell_cases(is_lstm):
+    def hx(*shape):
+        return (_x(*shape), _x(*shape[:-1], 4)) if is_lstm else _x(*shape)
+
+    good = {"input": _x(2, 3), "hx": None}
+    hx_variants = [hx(2, 4), hx(4), hx(3, 4), hx(2, 5), hx(1, 2, 4), "x"]
+    if is_lstm:
+        hx_variants += [_x(2, 4), (_x(2, 4), _x(3, 4)), (_x(2, 4),) * 3]
+    variants = {
+        "input": [_x(3), _x(2, 4), _x(4), _x(2, 3, 1), _x(2, 3).long(), _x(2, 3, dtype=torch.float32), [1.0]],
+        "hx": hx_variants,
+    }
+    return list(one_change_at_a_time(good, variants)) + list(
+        pairs_of_changes(good, {"input": [_x(3)], "hx": hx_variants}))
+
+
+CELL_CASES = [(ours, theirs, case) for ours, theirs in CELLS for case in _cell_cases(ours is lstm.LSTMCell)]
+
+
+@pytest.mark.parametrize(("ours", "theirs", "case"), CELL_CASES,
+                         ids=[f"{o.__name__}-{c}"[:100] for o, _, c in CELL_CASES])
+def test_recurrent_cell_behaves_as_torch(ours, theirs, case):
+    theirs = theirs(3, 4, **F64)
+    ours = ours(3, 4, **F64)
+    ours.load_state_dict(theirs.state_dict())
+    hx = case.args["hx"]
+    reason = None
+    if isinstance(ours, lstm.LSTMCell) and isinstance(hx, torch.Tensor) and case.args["input"].dim() == 1:
+        reason = "hx is a tuple (h, c); torch also unpacks a tensor of two rows as one"
+    assert_same_outcome(lambda: ours(**case.args), lambda: theirs(**case.args), case, _close, reason)
