@@ -15,13 +15,9 @@ import math
 import torch
 from torch import nn
 
-
-def _check_indices(tensor: object, name: str) -> torch.Tensor:
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of integer indices, got {type(tensor).__name__}")
-    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer indices (e.g. torch.long), got dtype {tensor.dtype}")
-    return tensor
+from course_lib.validation import (
+    BadIndex, BadType, BadValue, OutOfRange, check_bool, check_index_tensor, check_positive_int, check_tensor,
+)
 
 
 def one_hot(tensor: torch.Tensor, num_classes: int = -1) -> torch.Tensor:
@@ -30,19 +26,22 @@ def one_hot(tensor: torch.Tensor, num_classes: int = -1) -> torch.Tensor:
     Shape ``(*)`` -> ``(*, num_classes)``, dtype int64; ``num_classes=-1`` means
     ``tensor.max() + 1``. Equal to ``torch.nn.functional.one_hot``.
     """
-    _check_indices(tensor, "tensor")
+    check_tensor("tensor", tensor)
+    if tensor.dtype != torch.int64:
+        raise BadType(f"one_hot is only applicable to index tensor of type LongTensor: tensor has dtype {tensor.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
-    if num_classes != -1 and num_classes < 1:
-        raise ValueError(f"num_classes must be -1 (infer) or positive, got {num_classes}")
+        raise TypeError(f"num_classes must be int, got {type(num_classes).__name__}")
     if tensor.numel() and int(tensor.min()) < 0:
-        raise ValueError(f"tensor must hold non-negative class indices, got minimum {int(tensor.min())}")
+        raise BadValue(f"Class values must be non-negative: tensor holds {int(tensor.min())}")
     if num_classes == -1:
         if tensor.numel() == 0:
-            raise ValueError("num_classes must be given for an empty tensor (it cannot be inferred)")
+            raise BadValue("Can not infer total number of classes from empty tensor: num_classes must be given")
         num_classes = int(tensor.max()) + 1
+    elif num_classes < 1:
+        raise BadValue(f"Class values must be smaller than num_classes: num_classes must be -1 (infer) "
+                       f"or positive, got {num_classes}")
     elif tensor.numel() and int(tensor.max()) >= num_classes:
-        raise ValueError(f"tensor must hold class indices below num_classes={num_classes}, got {int(tensor.max())}")
+        raise BadValue(f"Class values must be smaller than num_classes={num_classes}: tensor holds {int(tensor.max())}")
     classes = torch.arange(num_classes, device=tensor.device)  # (C,)
     return (tensor.unsqueeze(-1) == classes).long()  # (*, C)
 
@@ -78,23 +77,20 @@ class Embedding(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value < 1:
-                raise ValueError(f"{name} must be positive, got {value}")
+        check_positive_int("num_embeddings", num_embeddings)
+        check_positive_int("embedding_dim", embedding_dim)
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, int):
-                raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+                raise BadIndex(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
-                    f"padding_idx must be in [-{num_embeddings}, {num_embeddings - 1}], got {padding_idx}"
+                    f"Padding_idx must be within num_embeddings: padding_idx must be in "
+                    f"[-{num_embeddings}, {num_embeddings - 1}], got {padding_idx}"
                 )
             padding_idx %= num_embeddings  # torch's rule: -1 means the last row
         _check_renorm(max_norm, norm_type)
-        for name, value in (("scale_grad_by_freq", scale_grad_by_freq), ("sparse", sparse)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+        check_bool("scale_grad_by_freq", scale_grad_by_freq)
+        check_bool("sparse", sparse)
         if sparse:
             raise ValueError("sparse=True (sparse gradients) is not implemented here: "
                              "use torch.nn.Embedding, or sparse=False")
@@ -110,11 +106,11 @@ class Embedding(nn.Module):
             self.weight = nn.Parameter(weight, requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            if not isinstance(_weight, torch.Tensor):
-                raise TypeError(f"_weight must be a torch.Tensor, got {type(_weight).__name__}")
+            check_tensor("_weight", _weight)
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(
-                    f"_weight must have shape ({num_embeddings}, {embedding_dim}), got {tuple(_weight.shape)}"
+                    f"Shape of weight does not match num_embeddings and embedding_dim: _weight must have "
+                    f"shape ({num_embeddings}, {embedding_dim}), got {tuple(_weight.shape)}"
                 )
             self.weight = nn.Parameter(_weight, requires_grad=not _freeze)
 
@@ -127,10 +123,10 @@ class Embedding(nn.Module):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Rows of ``weight`` for integer ``input`` of shape ``(*)``: ``(*, embedding_dim)``."""
-        _check_indices(input, "input")
+        check_index_tensor("input", input)
         if input.numel() and not 0 <= int(input.min()) <= int(input.max()) < self.num_embeddings:
-            raise ValueError(
-                f"input must hold indices in [0, {self.num_embeddings - 1}], "
+            raise OutOfRange(
+                f"index out of range in self: input must hold indices in [0, {self.num_embeddings - 1}], "
                 f"got values in [{int(input.min())}, {int(input.max())}]"
             )
         if self.max_norm is not None:
@@ -171,12 +167,13 @@ class Embedding(nn.Module):
 
         ``freeze=True`` leaves the weight out of training (``requires_grad=False``).
         """
-        if not isinstance(embeddings, torch.Tensor):
-            raise TypeError(f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}")
+        check_tensor("embeddings", embeddings, "(num_embeddings, embedding_dim)")
         if embeddings.dim() != 2:
-            raise ValueError(f"embeddings must be 2-D (num_embeddings, embedding_dim), got shape {tuple(embeddings.shape)}")
-        if not isinstance(freeze, bool):
-            raise TypeError(f"freeze must be a bool, got {type(freeze).__name__}")
+            raise ValueError(
+                "Embeddings parameter is expected to be 2-dimensional: embeddings must be 2-D "
+                f"(num_embeddings, embedding_dim), got shape {tuple(embeddings.shape)}"
+            )
+        check_bool("freeze", freeze)
         rows, cols = embeddings.shape
         return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
                    scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
@@ -199,10 +196,10 @@ def _check_renorm(max_norm: object, norm_type: object) -> None:
     """``max_norm``: None or a positive finite number; ``norm_type``: a positive number (inf allowed)."""
     if max_norm is not None:
         if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)):
-            raise TypeError(f"max_norm must be a number or None, got {type(max_norm).__name__}")
+            raise TypeError(f"max_norm must be float (a number) or None, got {type(max_norm).__name__}")
         if not (math.isfinite(max_norm) and max_norm > 0):
             raise ValueError(f"max_norm must be a positive finite number, got {max_norm}")
     if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)):
-        raise TypeError(f"norm_type must be a number, got {type(norm_type).__name__}")
+        raise TypeError(f"norm_type must be float (a number), got {type(norm_type).__name__}")
     if not norm_type > 0:  # also false for nan
         raise ValueError(f"norm_type must be positive (inf allowed), got {norm_type}")

@@ -11,7 +11,9 @@ is also an instance of the class torch raises for that mistake, so code written 
 - :class:`BadDimensions`: a tensor with the wrong number of dimensions; a ``ValueError``, and
   also the ``RuntimeError`` or ``IndexError`` torch raises depending on where it notices;
 - :class:`BadTypedValue`: a wrong type or dtype (``TypeError``) where torch says ``ValueError``
-  or ``RuntimeError`` (a dropout given as text, an integer input to a float layer).
+  or ``RuntimeError`` (a dropout given as text, an integer input to a float layer);
+- :class:`OutOfRange` and :class:`BadIndex`: an index outside its table, or not an int, where
+  torch raises ``IndexError``.
 
 Each check returns the value it checked (converted where that is the point, e.g. a tensor of
 lengths), so a caller reads ``size = check_positive_int("size", size)``.
@@ -43,6 +45,14 @@ class BadDimensions(ValueError, RuntimeError, IndexError):
 
 class BadTypedValue(TypeError, ValueError, RuntimeError):
     """A value of the wrong type or dtype, where torch raises ``ValueError`` or ``RuntimeError``."""
+
+
+class OutOfRange(ValueError, IndexError):
+    """An index outside its table (torch: ``IndexError``)."""
+
+
+class BadIndex(TypeError, IndexError):
+    """An index that is not an int (torch: ``IndexError``)."""
 
 
 def _type_name(value: Any) -> str:
@@ -112,9 +122,9 @@ def check_float_tensor(name: str, value: Any, expected: str = "") -> torch.Tenso
 def check_index_tensor(name: str, value: Any) -> torch.Tensor:
     """``value`` must be a ``torch.Tensor`` of integer indices (not float, complex or bool)."""
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of integer indices, got {_type_name(value)}")
+        raise TypeError(f"{name} must be Tensor (of integer indices), got {_type_name(value)}")
     if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer indices (e.g. torch.long), got dtype {value.dtype}")
+        raise BadType(f"{name} must hold integer indices (e.g. torch.long), got dtype {value.dtype}")
     return value
 
 

@@ -352,3 +352,104 @@ def test_recurrent_cell_behaves_as_torch(ours, theirs, case):
     if isinstance(ours, lstm.LSTMCell) and isinstance(hx, torch.Tensor) and case.args["input"].dim() == 1:
         reason = "hx is a tuple (h, c); torch also unpacks a tensor of two rows as one"
     assert_same_outcome(lambda: ours(**case.args), lambda: theirs(**case.args), case, _close, reason)
+
+
+# -- embedding and one_hot ----------------------------------------------------------------------
+
+EMBEDDING_CTOR = list(one_change_at_a_time(
+    {"num_embeddings": 5, "embedding_dim": 3, "padding_idx": None, "max_norm": None, "norm_type": 2.0,
+     "scale_grad_by_freq": False},
+    {
+        "num_embeddings": [1, 0, -1, 5.0, "5"],
+        "embedding_dim": [1, 0, -2, 3.0, None],
+        "padding_idx": [0, 4, -1, -5, 5, -6, 2.0],
+        "max_norm": [1.0, 2, 0.0, -1.0, "1"],
+        "norm_type": [1.0, float("inf"), 3, 0.0, -2.0, "2"],
+        "scale_grad_by_freq": [True, 1],
+    },
+))
+# a bad max_norm or norm_type only bites torch at the first lookup that renormalises, so the
+# constructor cases call the layer once on every row
+ALL_ROWS = torch.arange(5)
+
+
+def _embedding_result(module):
+    return module.weight.detach().shape, module.padding_idx
+
+
+def _embedding_stricter(case):
+    name, value = case.argument, case.args.get(case.argument)
+    if name in ("num_embeddings", "embedding_dim") and value == 0:
+        return "an embedding has one row and one column at least; torch builds an empty one"
+    if name == "max_norm" and isinstance(value, (int, float)) and value <= 0:
+        return "max_norm is a positive bound; torch scales every used row to norm 0 or below"
+    if name == "norm_type" and isinstance(value, (int, float)) and value <= 0:
+        return "norm_type is a positive order; torch computes a 0- or negative-order 'norm'"
+    if name == "norm_type" and isinstance(value, str):
+        return "norm_type is a number; torch reads it only when max_norm is set"
+    if name == "scale_grad_by_freq" and not isinstance(value, bool):
+        return TRUTHY_FLAG
+    return None
+
+
+@pytest.mark.parametrize("case", EMBEDDING_CTOR, ids=_ids(EMBEDDING_CTOR))
+def test_embedding_constructor_behaves_as_torch(case):
+    def build(cls):
+        def make():
+            module = cls(**case.args)
+            if module.num_embeddings == 5 and module.max_norm is not None:
+                module(ALL_ROWS)
+            return _embedding_result(module)
+        return make
+
+    assert_same_outcome(build(embedding.Embedding), build(nn.Embedding), case, assert_equal_results,
+                        _embedding_stricter(case))
+
+
+EMBEDDING_INPUTS = list(one_change_at_a_time(
+    {"input": torch.tensor([[0, 4], [2, 2]])},
+    {"input": [torch.tensor(3), torch.tensor([], dtype=torch.long), torch.tensor([0, 5]), torch.tensor([-1, 2]),
+               torch.tensor([0.0, 1.0]), torch.tensor([0, 1], dtype=torch.int32), torch.tensor([True, False]),
+               [0, 1]]},
+))
+
+
+@pytest.mark.parametrize("case", EMBEDDING_INPUTS, ids=_ids(EMBEDDING_INPUTS))
+def test_embedding_lookup_behaves_as_torch(case):
+    theirs = nn.Embedding(5, 3, dtype=torch.float64)
+    ours = embedding.Embedding(5, 3, dtype=torch.float64)
+    ours.load_state_dict(theirs.state_dict())
+    assert_same_outcome(lambda: ours(**case.args), lambda: theirs(**case.args), case, assert_equal_results)
+
+
+PRETRAINED = list(one_change_at_a_time(
+    {"embeddings": torch.randn(4, 3, dtype=torch.float64), "freeze": True, "padding_idx": None},
+    {"embeddings": [torch.randn(4), torch.randn(2, 3, 1), [[1.0]]], "freeze": [False, 1], "padding_idx": [1, 4]},
+))
+
+
+@pytest.mark.parametrize("case", PRETRAINED, ids=_ids(PRETRAINED))
+def test_embedding_from_pretrained_behaves_as_torch(case):
+    def build(cls):
+        def make():
+            module = cls.from_pretrained(**case.args)
+            return module.weight.detach(), module.weight.requires_grad, module.padding_idx
+        return make
+
+    reason = TRUTHY_FLAG if case.argument == "freeze" and not isinstance(case.args["freeze"], bool) else None
+    assert_same_outcome(build(embedding.Embedding), build(nn.Embedding), case, assert_equal_results, reason)
+
+
+ONE_HOT = list(one_change_at_a_time(
+    {"tensor": torch.tensor([0, 2, 1]), "num_classes": -1},
+    {"tensor": [torch.tensor(2), torch.tensor([[0, 1], [3, 2]]), torch.tensor([], dtype=torch.long),
+                torch.tensor([0, -1]), torch.tensor([0.0, 1.0]), torch.tensor([0, 1], dtype=torch.int32)],
+     "num_classes": [3, 5, 2, 0, -2, 2.0]},
+))
+
+
+@pytest.mark.parametrize("case", ONE_HOT, ids=_ids(ONE_HOT))
+def test_one_hot_behaves_as_torch(case):
+    args = (case.args["tensor"], case.args["num_classes"])  # torch names the first argument `input`
+    assert_same_outcome(lambda: embedding.one_hot(*args), lambda: nn.functional.one_hot(*args),
+                        case, assert_equal_results)
