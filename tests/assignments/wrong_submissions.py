@@ -1,4 +1,4 @@
-"""Typical mistakes in the five assignments, and the messages their visible tests must give.
+"""Typical mistakes in the six assignments, and the messages their visible tests must give.
 
 ``MISTAKES`` is the catalogue: one typical wrong answer each, the visible test cell (grade id)
 that must fail on it, and the words its failure message must contain, so that a student reads
@@ -119,6 +119,89 @@ def additive_attention(query, keys, mask, W_q, W_k, v):
     return (weights.unsqueeze(-1) * keys).sum(dim=1), weights
 '''
 
+BLEU_WITHOUT_BREVITY_PENALTY = '''\
+def corpus_bleu(hypotheses, references, max_order=4, smooth="none"):
+    """Corpus BLEU that forgets the brevity penalty: short hypotheses are not charged."""
+    matches, totals = [0] * max_order, [0] * max_order
+    for hypothesis, refs in zip(hypotheses, references):
+        for n in range(1, max_order + 1):
+            m, t = clipped_counts(hypothesis, refs, n)
+            matches[n - 1] += m
+            totals[n - 1] += t
+    if sum(matches) == 0 or min(totals) == 0:
+        return 0.0
+    log_precisions, zero_orders = [], 0
+    for m, t in zip(matches, totals):
+        if m > 0:
+            log_precisions.append(math.log(m / t))
+        elif smooth == "floor":
+            log_precisions.append(math.log(0.1 / t))
+        elif smooth == "exp":
+            zero_orders += 1
+            log_precisions.append(math.log(1 / (2**zero_orders * t)))
+        else:
+            return 0.0
+    return 100 * math.exp(sum(log_precisions) / max_order)
+'''
+
+
+def _bleu_variant(counts: str, combine: str, length: str = "") -> str:
+    """A corpus_bleu answer with one part swapped for a typical mistake (the rest as the lecture says)."""
+    return (
+        "def corpus_bleu(hypotheses, references, max_order=4, smooth='none'):\n"
+        "    matches, totals = [0] * max_order, [0] * max_order\n"
+        "    c = r = 0\n"
+        "    for hypothesis, refs in zip(hypotheses, references):\n"
+        "        for n in range(1, max_order + 1):\n"
+        "            m, t = clipped_counts(hypothesis, refs, n)\n"
+        "            matches[n - 1] += m\n"
+        "            totals[n - 1] += t\n"
+        "        c += len(hypothesis)\n"
+        f"        r += {length or 'min((len(x) for x in refs), key=lambda k: (abs(k - len(hypothesis)), k))'}\n"
+        f"{counts}"
+        "    if c == 0 or sum(matches) == 0 or min(totals) == 0:\n"
+        "        return 0.0\n"
+        "    if 0 in matches:\n"
+        "        return 0.0\n"
+        "    brevity = 1.0 if c >= r else math.exp(1 - r / c)\n"
+        f"    return 100 * brevity * {combine}\n"
+    )
+
+
+GEOMETRIC = "math.exp(sum(math.log(m / t) for m, t in zip(matches, totals)) / max_order)"
+
+
+def _beam_variant(extend_finished: bool = False, rank: str = "lp / len(tokens) ** length_penalty",
+                  returned: str = "best[1]", first: str = "start_index") -> str:
+    """A beam_search answer with one typical mistake (a list of (tokens, log P, finished) hypotheses)."""
+    keep = "" if extend_finished else (
+        "            if done:\n"
+        "                candidates.append((tokens, lp, True, row))\n"
+        "                continue\n")
+    return (
+        "def beam_search(step, state, max_len, beam_width=4, length_penalty=0.0, start_index=1, eos_index=2):\n"
+        "    def score(h):\n"
+        "        tokens, lp = h[0], h[1]\n"
+        f"        return {rank}\n"
+        "    kept = [([], 0.0, False)]\n"
+        "    for _ in range(max_len):\n"
+        "        if all(h[2] for h in kept):\n"
+        "            break\n"
+        f"        last = torch.tensor([h[0][-1] if h[0] else {first} for h in kept])\n"
+        "        log_probs, new_state = step(last, state)\n"
+        "        candidates = []\n"
+        "        for row, (tokens, lp, done) in enumerate(kept):\n"
+        f"{keep}"
+        "            for token, token_lp in enumerate(log_probs[row].tolist()):\n"
+        "                candidates.append((tokens + [token], lp + token_lp, token == eos_index, row))\n"
+        "        candidates.sort(key=score, reverse=True)\n"
+        "        kept = [c[:3] for c in candidates[:beam_width]]\n"
+        "        state = reorder(new_state, torch.tensor([c[3] for c in candidates[:beam_width]]))\n"
+        "    best = max(kept, key=score)\n"
+        f"    return best[0], {returned}\n"
+    )
+
+
 CASES: dict[str, WrongCase] = {
     "a1_text_to_tensors": WrongCase(
         student="wrong_one_hot",
@@ -152,6 +235,12 @@ CASES: dict[str, WrongCase] = {
         fails=frozenset({"test_attention_examples", "test_attention_hidden"}),
         messages=("you forgot to mask the padding",),
     ),
+    "a6_beam_search_bleu": WrongCase(
+        student="wrong_bleu_no_brevity_penalty",
+        replace={"corpus_bleu": BLEU_WITHOUT_BREVITY_PENALTY},
+        fails=frozenset({"test_bleu_examples", "test_bleu_hidden"}),
+        messages=("you left out the brevity penalty",),
+    ),
 }
 
 
@@ -168,8 +257,8 @@ class Mistake:
     message: str  # words the failure message must contain
 
 
-A1, A2, A3, A4, A5 = ("a1_text_to_tensors", "a2_rnn_step_by_step", "a3_lstm_gru",
-                      "a4_packing_classification", "a5_seq2seq_attention")
+A1, A2, A3, A4, A5, A6 = ("a1_text_to_tensors", "a2_rnn_step_by_step", "a3_lstm_gru",
+                          "a4_packing_classification", "a5_seq2seq_attention", "a6_beam_search_bleu")
 
 MISTAKES: tuple[Mistake, ...] = (
     # -- Assignment 1: text to tensors
@@ -564,4 +653,61 @@ MISTAKES: tuple[Mistake, ...] = (
             "    b = F.pad(expected, (0, L - expected.shape[1]))\n"
             "    return (a == b).float().mean().item()\n",
             "test_exact_match", "expected 0.75 (3 of 4 rows right)"),
+    # -- Assignment 6: beam search and BLEU
+    Mistake(A6, "n-grams counted without clipping", "clipped_counts",
+            "def ngrams(tokens, n):\n"
+            "    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))\n\n\n"
+            "def clipped_counts(hypothesis, references, n):\n"
+            "    counts = ngrams(hypothesis, n)\n"
+            "    seen = set().union(*(ngrams(r, n) for r in references))\n"
+            "    return sum(c for g, c in counts.items() if g in seen), sum(counts.values())\n",
+            "test_clipped_examples", "you did not clip"),
+    Mistake(A6, "clipped by the references' counts added up", "clipped_counts",
+            "def ngrams(tokens, n):\n"
+            "    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))\n\n\n"
+            "def clipped_counts(hypothesis, references, n):\n"
+            "    counts, limit = ngrams(hypothesis, n), Counter()\n"
+            "    for r in references:\n"
+            "        limit += ngrams(r, n)\n"
+            "    return sum(min(c, limit[g]) for g, c in counts.items()), sum(counts.values())\n",
+            "test_clipped_examples", "you added up the references' counts"),
+    Mistake(A6, "clipped by the least generous reference", "clipped_counts",
+            "def ngrams(tokens, n):\n"
+            "    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))\n\n\n"
+            "def clipped_counts(hypothesis, references, n):\n"
+            "    counts = ngrams(hypothesis, n)\n"
+            "    limits = [ngrams(r, n) for r in references]\n"
+            "    return sum(min([c] + [lim[g] for lim in limits]) for g, c in counts.items()), sum(counts.values())\n",
+            "test_clipped_examples", "you clipped by the smallest count over the references"),
+    Mistake(A6, "BLEU without the brevity penalty", "corpus_bleu", BLEU_WITHOUT_BREVITY_PENALTY,
+            "test_bleu_examples", "you left out the brevity penalty"),
+    Mistake(A6, "brevity penalty from the shortest reference", "corpus_bleu",
+            _bleu_variant("", GEOMETRIC, length="min(len(x) for x in refs)"),
+            "test_bleu_examples", "take the reference closest in length to the hypothesis"),
+    Mistake(A6, "BLEU as the arithmetic mean of the precisions", "corpus_bleu",
+            _bleu_variant("", "sum(m / t for m, t in zip(matches, totals)) / max_order"),
+            "test_bleu_examples", "you took the arithmetic mean of the precisions"),
+    Mistake(A6, "BLEU as the mean of sentence scores", "corpus_bleu",
+            "def corpus_bleu(hypotheses, references, max_order=4, smooth='none'):\n"
+            "    scores = []\n"
+            "    for hypothesis, refs in zip(hypotheses, references):\n"
+            "        stats = [clipped_counts(hypothesis, refs, n) for n in range(1, max_order + 1)]\n"
+            "        if any(m == 0 for m, _ in stats):\n"
+            "            scores.append(0.0)\n"
+            "            continue\n"
+            "        c = len(hypothesis)\n"
+            "        r = min((len(x) for x in refs), key=lambda k: (abs(k - c), k))\n"
+            "        brevity = 1.0 if c >= r else math.exp(1 - r / c)\n"
+            "        scores.append(100 * brevity * math.exp(sum(math.log(m / t) for m, t in stats) / max_order))\n"
+            "    return sum(scores) / len(scores)\n",
+            "test_bleu_examples", "the mean of the sentence scores 100 and 0"),
+    Mistake(A6, "beam search that extends finished hypotheses", "beam_search", _beam_variant(extend_finished=True),
+            "test_beam_examples", "do not extend a finished hypothesis"),
+    Mistake(A6, "beam search that ignores the length penalty", "beam_search", _beam_variant(rank="lp"),
+            "test_beam_examples", "with length_penalty=1 ranks by log P / length"),
+    Mistake(A6, "beam search that returns the normalised score", "beam_search",
+            _beam_variant(returned="best[1] / len(best[0]) ** length_penalty"),
+            "test_beam_examples", "not its length-normalised score"),
+    Mistake(A6, "beam search that starts from <PAD>", "beam_search", _beam_variant(first="0"),
+            "test_beam_examples", "the first decoder input must be start_index"),
 )
