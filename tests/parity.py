@@ -185,7 +185,7 @@ def assert_equal_results(got: Any, expected: Any, atol: float = 0.0) -> None:
     if isinstance(expected, torch.Tensor):
         assert isinstance(got, torch.Tensor), f"expected a tensor, got {type(got).__name__}"
         assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
-        torch.testing.assert_close(got, expected, atol=atol, rtol=0)
+        torch.testing.assert_close(got, expected, atol=atol, rtol=0, equal_nan=True)
     elif isinstance(expected, (tuple, list)):
         assert isinstance(got, (tuple, list)) and len(got) == len(expected), (got, expected)
         for a, b in zip(got, expected):

@@ -453,3 +453,90 @@ def test_one_hot_behaves_as_torch(case):
     args = (case.args["tensor"], case.args["num_classes"])  # torch names the first argument `input`
     assert_same_outcome(lambda: embedding.one_hot(*args), lambda: nn.functional.one_hot(*args),
                         case, assert_equal_results)
+
+
+# -- gradient clipping --------------------------------------------------------------------------
+
+
+def _parameters_with_grads(kind):
+    """Fresh float64 parameters with gradients (``kind`` picks an edge case)."""
+    g = torch.Generator().manual_seed(3)
+    params = [torch.randn(3, 2, dtype=torch.float64, generator=g).requires_grad_() for _ in range(2)]
+    for p in params:
+        p.grad = 4 * torch.randn(p.shape, dtype=torch.float64, generator=g)
+    if kind == "nan":
+        params[0].grad[0, 0] = float("nan")
+    if kind == "inf":
+        params[1].grad[1, 1] = float("inf")
+    if kind == "one tensor":
+        return params[0]
+    if kind == "no grads":
+        for p in params:
+            p.grad = None
+    if kind == "generator":
+        return (p for p in params)
+    return params
+
+
+PARAMETER_KINDS = ["list", "one tensor", "no grads", "generator", "nan", "inf"]
+CLIP_NORM = list(one_change_at_a_time(
+    {"parameters": "list", "max_norm": 1.0, "norm_type": 2.0, "error_if_nonfinite": False, "foreach": None},
+    {
+        "parameters": PARAMETER_KINDS[1:],
+        "max_norm": [100.0, 3, 0.0, -1.0, float("inf"), "1"],
+        "norm_type": [1, 3.5, float("inf"), "inf", 0.0, -1.0],
+        "error_if_nonfinite": [True],
+        "foreach": [False, True],
+    },
+))
+CLIP_NORM += list(pairs_of_changes(
+    {"parameters": "list", "max_norm": 1.0, "error_if_nonfinite": False},
+    {"parameters": ["nan", "inf"], "error_if_nonfinite": [True]},
+))
+# torch scales by max_norm / total, whatever its sign or size; ours requires a bound > 0
+NORM_BOUND = "max_norm is a positive, finite bound; torch also scales by a zero, negative or infinite one"
+
+
+def _clip_call(fn, args):
+    def call():
+        parameters = _parameters_with_grads(args["parameters"])
+        kept = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+        result = fn(**{**args, "parameters": iter(kept) if args["parameters"] == "generator" else parameters})
+        return result, [p.grad for p in kept]
+    return call
+
+
+def _compare_clipping(got, expected):
+    (total, grads), (torch_total, torch_grads) = got, expected
+    if torch_total is not None:
+        assert_equal_results(total, torch_total, atol=ATOL)
+    assert_equal_results(grads, torch_grads, atol=ATOL)
+
+
+@pytest.mark.parametrize("case", CLIP_NORM, ids=_ids(CLIP_NORM))
+def test_clip_grad_norm_behaves_as_torch(case):
+    value = case.args[case.argument] if case.argument in case.args else None
+    reason = NORM_BOUND if case.argument == "max_norm" and isinstance(value, (int, float)) and not (
+        0 < value < float("inf")) else None
+    if case.argument == "norm_type" and isinstance(value, float) and value <= 0:
+        reason = "norm_type is a positive order (or inf); torch also sums |g|^0 or |g|^-1"
+    assert_same_outcome(_clip_call(clipping.clip_grad_norm_, case.args),
+                        _clip_call(nn.utils.clip_grad_norm_, case.args), case, _compare_clipping, reason)
+
+
+CLIP_VALUE = list(one_change_at_a_time(
+    {"parameters": "list", "clip_value": 1.0, "foreach": None},
+    # (no "no grads": torch 2.13's foreach kernel fails inside on an empty list; ours does nothing)
+    {"parameters": ["one tensor", "generator", "nan"], "clip_value": [0.5, 2, 0.0, -1.0, "1"],
+     "foreach": [False, True]},
+))
+
+
+@pytest.mark.parametrize("case", CLIP_VALUE, ids=_ids(CLIP_VALUE))
+def test_clip_grad_value_behaves_as_torch(case):
+    value = case.args[case.argument] if case.argument in case.args else None
+    reason = None
+    if case.argument == "clip_value" and isinstance(value, (int, float)) and value <= 0:
+        reason = "clip_value is a positive number; torch clamps to an empty or inverted range"
+    assert_same_outcome(_clip_call(clipping.clip_grad_value_, case.args),
+                        _clip_call(nn.utils.clip_grad_value_, case.args), case, _compare_clipping, reason)
