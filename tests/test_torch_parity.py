@@ -540,3 +540,35 @@ def test_clip_grad_value_behaves_as_torch(case):
         reason = "clip_value is a positive number; torch clamps to an empty or inverted range"
     assert_same_outcome(_clip_call(clipping.clip_grad_value_, case.args),
                         _clip_call(nn.utils.clip_grad_value_, case.args), case, _compare_clipping, reason)
+
+
+# -- the gradient check -------------------------------------------------------------------------
+
+
+class _CubeWithError(torch.autograd.Function):
+    """sum(x^3) whose backward is off by a relative ``error`` (0: the true gradient 3x^2)."""
+
+    @staticmethod
+    def forward(ctx, x, error):
+        ctx.save_for_backward(x)
+        ctx.error = error
+        return (x**3).sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x**2 * (1 + ctx.error), None
+
+
+GRADIENT_CHECKS = [(error, shape) for error in (0.0, 1e-2, 0.5) for shape in ((1,), (3,), (2, 3))]
+
+
+@pytest.mark.parametrize(("error", "shape"), GRADIENT_CHECKS)
+def test_gradient_check_agrees_with_torch_gradcheck(error, shape):
+    from course_lib.bptt import gradient_check
+
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(len(shape))) + 2.0
+    ours = gradient_check(lambda t: _CubeWithError.apply(t, error), [x], verbose=False) <= 1e-7
+    theirs = torch.autograd.gradcheck(lambda t: _CubeWithError.apply(t, error), (x.clone().requires_grad_(),),
+                                      raise_exception=False)
+    assert ours == theirs == (error == 0.0)
