@@ -20,13 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from course_lib.clipping import clip_grad_norm_
-
-
-def _check_shape(name: str, tensor: torch.Tensor, shape: tuple[int, ...]) -> None:
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if tuple(tensor.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+from course_lib.validation import check_int, check_shape
 
 
 def rnn_forward(
@@ -63,7 +57,7 @@ def rnn_forward(
         ("y", y, (T, B)), ("h0", h0, (B, H)), ("U", U, (H, I)), ("W", W, (H, H)),
         ("V", V, (K, H)), ("b", b, (H,)), ("c", c, (K,)),
     ):
-        _check_shape(name, tensor, shape)
+        check_shape(name, tensor, shape)
     hs, y_hats = [h0], []
     loss = x.new_zeros(())
     rows = torch.arange(B, device=x.device)
@@ -152,12 +146,12 @@ def lstm_forward(
         ("h0", h0, (B, H)), ("c0", c0, (B, H)),
         ("weight_ih", weight_ih, (4 * H, I)), ("weight_hh", weight_hh, (4 * H, H)),
     ):
-        _check_shape(name, tensor, shape)
+        check_shape(name, tensor, shape)
     if (bias_ih is None) != (bias_hh is None):
         raise ValueError("bias_ih and bias_hh must both be given or both be None")
     if bias_ih is not None:
-        _check_shape("bias_ih", bias_ih, (4 * H,))
-        _check_shape("bias_hh", bias_hh, (4 * H,))
+        check_shape("bias_ih", bias_ih, (4 * H,))
+        check_shape("bias_hh", bias_hh, (4 * H,))
     hs, cs, gates = [h0], [c0], []
     for t in range(T):
         a = x[t] @ weight_ih.T + hs[-1] @ weight_hh.T  # (B, 4H)
@@ -206,7 +200,7 @@ def lstm_backward(
     weight_ih, weight_hh = cache["weight_ih"], cache["weight_hh"]
     T, B, _ = x.shape
     H = weight_hh.shape[1]
-    _check_shape("grad_output", grad_output, (T, B, H))
+    check_shape("grad_output", grad_output, (T, B, H))
     with torch.no_grad():
         dh_next = torch.zeros_like(hs[0]) if grad_h_n is None else grad_h_n.clone()  # (B, H)
         dc_next = torch.zeros_like(cs[0]) if grad_c_n is None else grad_c_n.clone()  # (B, H)
@@ -370,10 +364,7 @@ def truncated_bptt_epoch(
         losses = truncated_bptt_epoch(torch.nn.RNN(8, 16), (x, y), k=20,
                                       loss_fn=lambda out, y: ((out - y) ** 2).mean(), optimizer=opt)
     """
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
-    if k < 1:
-        raise ValueError(f"k (the chunk length) must be >= 1, got {k}")
+    check_int("k", k, minimum=1)  # the chunk length
     inputs, targets = data
     if inputs.shape[0] != targets.shape[0]:
         raise ValueError(

@@ -13,16 +13,13 @@ from collections.abc import Iterable
 
 import torch
 
+from course_lib.validation import check_bool, check_tensor
+
 
 def _grads(parameters: torch.Tensor | Iterable[torch.Tensor]) -> list[torch.Tensor]:
     if isinstance(parameters, torch.Tensor):
         parameters = [parameters]
     return [p.grad for p in parameters if p.grad is not None]
-
-
-def _check_foreach(foreach: bool | None) -> None:
-    if foreach is not None and not isinstance(foreach, bool):
-        raise TypeError(f"foreach must be None or a bool, got {type(foreach).__name__}")
 
 
 def clip_grad_norm_(
@@ -49,7 +46,8 @@ def clip_grad_norm_(
         raise ValueError(f"max_norm must be positive and finite, got {max_norm}")
     if math.isnan(norm_type) or norm_type <= 0:
         raise ValueError(f"norm_type must be positive (or inf), got {norm_type}")
-    _check_foreach(foreach)
+    if foreach is not None:
+        check_bool("foreach", foreach)
     grads = _grads(parameters)
     if not grads:
         return torch.tensor(0.0)
@@ -80,7 +78,8 @@ def clip_grad_value_(
     clip_value = float(clip_value)
     if not (math.isfinite(clip_value) and clip_value > 0):
         raise ValueError(f"clip_value must be positive and finite, got {clip_value}")
-    _check_foreach(foreach)
+    if foreach is not None:
+        check_bool("foreach", foreach)
     for g in _grads(parameters):
         g.clamp_(min=-clip_value, max=clip_value)
 
@@ -100,8 +99,7 @@ def clip_gradient_slide(grad: torch.Tensor, threshold: float) -> torch.Tensor:
     Here the norm is the true one, ‖g‖ = sqrt(Σ g²), so the result has norm
     min(‖g‖, threshold). Modifies ``grad`` in place and returns it.
     """
-    if not isinstance(grad, torch.Tensor):
-        raise TypeError(f"grad must be a torch.Tensor, got {type(grad).__name__}")
+    check_tensor("grad", grad)
     threshold = float(threshold)
     if not (math.isfinite(threshold) and threshold > 0):
         raise ValueError(f"threshold must be positive and finite, got {threshold}")

@@ -28,28 +28,13 @@ from torch.utils.data import Dataset, TensorDataset
 
 from .packing import pad_sequence
 from .text import Vocab
+from .validation import check_int, check_number
 
 _DATASETS = resources.files("course_lib") / "datasets"
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _check_number(value: object, name: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value >= minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return float(value)
-
-
 def _generator(seed: object) -> torch.Generator:
-    return torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+    return torch.Generator().manual_seed(check_int("seed", seed, 0))
 
 
 # --- text classification --------------------------------------------------------
@@ -85,8 +70,8 @@ def order_sentiment(n: int = 1000, seed: int = 0) -> tuple[list[str], list[int]]
     Both have the same bag of words, so a bag-of-words model is at chance on
     the "not" and only a sequence model can use it (lecture 7).
     """
-    _check_int(n, "n", 1)
-    rng = random.Random(_check_int(seed, "seed", 0))
+    check_int("n", n, 1)
+    rng = random.Random(check_int("seed", seed, 0))
     texts, labels = [], []
     for _ in range(n):
         positive = rng.random() < 0.5
@@ -121,8 +106,8 @@ def number_agreement(n: int = 2000, seed: int = 0) -> tuple[list[str], list[int]
     the subject's (Linzen, Dupoux and Goldberg 2016), where the nearest noun (sequential
     recency) gives the wrong answer. A many-to-one classifier learns it in lecture 7.
     """
-    _check_int(n, "n", 1)
-    rng = random.Random(_check_int(seed, "seed", 0))
+    check_int("n", n, 1)
+    rng = random.Random(check_int("seed", seed, 0))
     texts, labels, attractors = [], [], []
     for _ in range(n):
         plural = rng.random() < 0.5
@@ -166,8 +151,8 @@ def tagged_sentences(n: int = 800, seed: int = 0) -> tuple[list[list[str]], list
     Returns ``(sentences, tags)``, two lists of ``n`` token lists of equal lengths; tags are
     from :data:`TAGS`.
     """
-    _check_int(n, "n", 1)
-    rng = random.Random(_check_int(seed, "seed", 0))
+    check_int("n", n, 1)
+    rng = random.Random(check_int("seed", seed, 0))
     sentences, tags = [], []
     for _ in range(n):
         words: list[tuple[str, str]] = []
@@ -229,7 +214,7 @@ class CharLMDataset(Dataset):
         text = char_corpus() if text is None else text
         if not isinstance(text, str):
             raise TypeError(f"text must be a str or None, got {type(text).__name__}")
-        _check_int(seq_len, "seq_len", 1)
+        check_int("seq_len", seq_len, 1)
         if len(text) < seq_len + 1:
             raise ValueError(f"text must be longer than seq_len={seq_len}, got {len(text)} characters")
         if vocab is None:
@@ -301,8 +286,8 @@ class AddingTask(TensorDataset):
     """
 
     def __init__(self, n: int = 1000, length: int = 50, seed: int = 0) -> None:
-        _check_int(n, "n", 1)
-        _check_int(length, "length", 2)
+        check_int("n", n, 1)
+        check_int("length", length, 2)
         g = _generator(seed)
         half = length // 2
         values = torch.rand(n, length, generator=g)  # (n, T)
@@ -331,10 +316,10 @@ class CopyTask(TensorDataset):
     """
 
     def __init__(self, n: int = 1000, length: int = 10, delay: int = 20, num_symbols: int = 8, seed: int = 0) -> None:
-        _check_int(n, "n", 1)
-        _check_int(length, "length", 1)
-        _check_int(delay, "delay", 1)
-        _check_int(num_symbols, "num_symbols", 1)
+        check_int("n", n, 1)
+        check_int("length", length, 1)
+        check_int("delay", delay, 1)
+        check_int("num_symbols", num_symbols, 1)
         g = _generator(seed)
         symbols = torch.randint(1, num_symbols + 1, (n, length), generator=g)  # (n, L)
         blanks = torch.zeros(n, delay - 1, dtype=torch.int64)  # (n, delay - 1)
@@ -353,10 +338,10 @@ def sine_series(
     n_steps: int = 500, period: float = 50.0, season: float = 200.0, noise: float = 0.05, seed: int = 0
 ) -> torch.Tensor:
     """``sin(2 pi t / period) + 0.5 sin(2 pi t / season) + noise * N(0, 1)``, shape ``(n_steps,)``."""
-    _check_int(n_steps, "n_steps", 1)
-    _check_number(period, "period", 1e-12)
-    _check_number(season, "season", 1e-12)
-    _check_number(noise, "noise", 0.0)
+    check_int("n_steps", n_steps, 1)
+    check_number("period", period, 1e-12)
+    check_number("season", season, 1e-12)
+    check_number("noise", noise, 0.0)
     g = _generator(seed)
     t = torch.arange(n_steps, dtype=torch.float32)  # (N,)
     clean = torch.sin(2 * math.pi * t / period) + 0.5 * torch.sin(2 * math.pi * t / season)  # (N,)
@@ -367,8 +352,8 @@ class SineForecast(TensorDataset):
     """One-step forecasting windows of :func:`sine_series`: ``(x (window, 1), y (1,))``, ``y`` the next value."""
 
     def __init__(self, window: int = 20, n_steps: int = 500, noise: float = 0.05, seed: int = 0) -> None:
-        _check_int(window, "window", 1)
-        _check_int(n_steps, "n_steps", window + 1)
+        check_int("window", window, 1)
+        check_int("n_steps", n_steps, window + 1)
         series = sine_series(n_steps, noise=noise, seed=seed)  # (N,)
         windows = series.unfold(0, window + 1, 1)  # (N - window, window + 1)
         super().__init__(windows[:, :window].unsqueeze(-1), windows[:, window:])  # (M, W, 1), (M, 1)

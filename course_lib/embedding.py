@@ -10,13 +10,12 @@ weight layout, initialisation, ``padding_idx``, ``max_norm`` and
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from course_lib.validation import (
-    BadIndex, BadType, BadValue, OutOfRange, check_bool, check_index_tensor, check_positive_int, check_tensor,
+    BadIndex, BadType, BadValue, OutOfRange, check_bool, check_torch_number, check_index_tensor, check_positive_finite,
+    check_positive_int, check_tensor,
 )
 
 
@@ -88,7 +87,12 @@ class Embedding(nn.Module):
                     f"[-{num_embeddings}, {num_embeddings - 1}], got {padding_idx}"
                 )
             padding_idx %= num_embeddings  # torch's rule: -1 means the last row
-        _check_renorm(max_norm, norm_type)
+        if max_norm is not None:
+            check_torch_number("max_norm", max_norm, "float")
+            check_positive_finite("max_norm", max_norm)
+        check_torch_number("norm_type", norm_type, "float")
+        if not norm_type > 0:  # inf allowed; also false for nan
+            raise ValueError(f"norm_type must be positive (inf allowed), got {norm_type}")
         check_bool("scale_grad_by_freq", scale_grad_by_freq)
         check_bool("sparse", sparse)
         if sparse:
@@ -190,16 +194,3 @@ class Embedding(nn.Module):
         if self.scale_grad_by_freq:
             parts.append("scale_grad_by_freq=True")
         return ", ".join(parts)
-
-
-def _check_renorm(max_norm: object, norm_type: object) -> None:
-    """``max_norm``: None or a positive finite number; ``norm_type``: a positive number (inf allowed)."""
-    if max_norm is not None:
-        if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)):
-            raise TypeError(f"max_norm must be float (a number) or None, got {type(max_norm).__name__}")
-        if not (math.isfinite(max_norm) and max_norm > 0):
-            raise ValueError(f"max_norm must be a positive finite number, got {max_norm}")
-    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)):
-        raise TypeError(f"norm_type must be float (a number), got {type(norm_type).__name__}")
-    if not norm_type > 0:  # also false for nan
-        raise ValueError(f"norm_type must be positive (inf allowed), got {norm_type}")

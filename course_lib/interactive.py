@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn import functional as F
 
+from course_lib.validation import check_int, check_labels
+
 if TYPE_CHECKING:
     from course_lib.text import Vocab
 
@@ -69,20 +71,6 @@ class SliderFigure:
             PLOTLY_MIME: {**self.figure.to_plotly_json(), "config": PLOTLY_CONFIG},
             "text/plain": repr(self),
         }
-
-
-def _check_labels(labels: object, name: str, n: int) -> list[str]:
-    if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) != n:
-        raise ValueError(f"{name} must be a sequence of {n} strings, got {labels!r}")
-    if not all(isinstance(s, str) for s in labels):
-        raise TypeError(f"{name} must contain only str, got {[type(s).__name__ for s in labels]}")
-    return list(labels)
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _with_slider(fig, frames: list[list[dict]], labels: list[str], prefix: str, active: int,
@@ -144,8 +132,8 @@ def gradient_norm_slider(
         raise ValueError(f"spectral_radii must be a non-empty sequence of positive numbers, got {spectral_radii!r}")
     if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in spectral_radii):
         raise ValueError(f"spectral_radii must be positive numbers, got {list(spectral_radii)}")
-    _check_int(steps, "steps", 1)
-    _check_int(hidden_size, "hidden_size", 1)
+    check_int("steps", steps, 1)
+    check_int("hidden_size", hidden_size, 1)
 
     values = []
     for sigma in spectral_radii:
@@ -227,7 +215,7 @@ def lstm_gates_slider(
 
     if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
         raise ValueError(f"texts must be a non-empty sequence of strings, got {texts!r}")
-    texts = _check_labels(texts, "texts", len(texts))
+    texts = check_labels("texts", texts, len(texts))
     if not all(texts):
         raise ValueError("texts must not contain an empty string")
     if not hasattr(vocab, "encode") or not hasattr(vocab, "__len__"):
@@ -312,8 +300,8 @@ def temperature_slider(
         raise ValueError(f"temperatures must be numbers >= 0, got {list(temperatures)}")
     if not isinstance(prompt, str) or not prompt:
         raise ValueError(f"prompt must be a non-empty str, got {prompt!r}")
-    _check_int(top, "top", 1)
-    _check_int(sample_length, "sample_length", 0)
+    check_int("top", top, 1)
+    check_int("sample_length", sample_length, 0)
 
     device = next(model.parameters()).device
     was_training = model.training
@@ -383,8 +371,8 @@ def attention_slider(
         raise ValueError(f"weights must be a 2-D tensor (target steps, source steps), got "
                          f"{tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__}")
     L, S = weights.shape
-    source = _check_labels(source, "source", S)
-    target = _check_labels(target, "target", L)
+    source = check_labels("source", source, S)
+    target = check_labels("target", target, L)
     if L == 0 or S == 0:
         raise ValueError(f"weights must not be empty, got shape {(L, S)}")
     w = weights.detach().double().cpu()  # (L, S)

@@ -19,45 +19,42 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence as torch_pack_padded_sequence
+
+from course_lib.gru import GRU
+from course_lib.lstm import LSTM
+from course_lib.packing import pack_padded_sequence
+from course_lib.rnn import RNN
+from course_lib.validation import check_bool, check_choice, check_int, check_positive_int
 
 _CELLS = ("rnn", "lstm", "gru")
 _BACKENDS = ("course_lib", "torch")
+_COURSE_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+_TORCH_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
+# seq2seq still calls these two with the value first; course_lib.validation's take the name first
 def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    return check_int(name, value, minimum)
 
 
 def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value  # type: ignore[return-value]
+    return check_choice(name, value, choices)
 
 
 def recurrent_layer(cell: str, backend: str = "course_lib", **kwargs) -> nn.Module:
     """An ``RNN``/``LSTM``/``GRU`` layer from ``course_lib`` or ``torch.nn``, same arguments."""
-    _check_choice(cell, "cell", _CELLS)
-    _check_choice(backend, "backend", _BACKENDS)
-    name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[cell]
-    if backend == "torch":
-        return getattr(nn, name)(**kwargs)
-    from importlib import import_module
-
-    return getattr(import_module(f"course_lib.{cell}"), name)(**kwargs)
+    check_choice("cell", cell, _CELLS)
+    check_choice("backend", backend, _BACKENDS)
+    layers = _TORCH_LAYERS if backend == "torch" else _COURSE_LAYERS
+    return layers[cell](**kwargs)
 
 
 def pack_padded(x: torch.Tensor, lengths: torch.Tensor, backend: str = "course_lib"):
     """Pack a batch-first padded ``(B, T, F)`` batch with the backend's ``pack_padded_sequence``."""
-    _check_choice(backend, "backend", _BACKENDS)
-    if backend == "torch":
-        from torch.nn.utils.rnn import pack_padded_sequence
-    else:
-        from course_lib.packing import pack_padded_sequence
-    return pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    check_choice("backend", backend, _BACKENDS)
+    pack = torch_pack_padded_sequence if backend == "torch" else pack_padded_sequence
+    return pack(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
 
 
 def _check_lengths(x: torch.Tensor, lengths: object) -> torch.Tensor:
@@ -92,11 +89,11 @@ class SimpleLSTM(nn.Module):
         backend: str = "course_lib",
     ) -> None:
         super().__init__()
-        _check_int(vocab_size, "vocab_size")
-        _check_int(embedding_dim, "embedding_dim")
-        _check_int(hidden_dim, "hidden_dim")
-        _check_int(num_layers, "num_layers")
-        self.backend = _check_choice(backend, "backend", _BACKENDS)
+        check_positive_int("vocab_size", vocab_size)
+        check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("hidden_dim", hidden_dim)
+        check_positive_int("num_layers", num_layers)
+        self.backend = check_choice("backend", backend, _BACKENDS)
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = recurrent_layer(
             "lstm", backend, input_size=embedding_dim, hidden_size=hidden_dim,
@@ -153,18 +150,17 @@ class SequenceClassifier(nn.Module):
         backend: str = "course_lib",
     ) -> None:
         super().__init__()
-        _check_int(vocab_size, "vocab_size")
-        _check_int(num_classes, "num_classes")
-        _check_int(hidden_size, "hidden_size")
-        _check_int(num_layers, "num_layers")
+        check_positive_int("vocab_size", vocab_size)
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("num_layers", num_layers)
         if embedding_dim is not None:
-            _check_int(embedding_dim, "embedding_dim")
-        if not isinstance(bidirectional, bool):
-            raise TypeError(f"bidirectional must be a bool, got {type(bidirectional).__name__}")
+            check_positive_int("embedding_dim", embedding_dim)
+        check_bool("bidirectional", bidirectional)
         if padding_idx is not None and not (isinstance(padding_idx, int) and 0 <= padding_idx < vocab_size):
             raise ValueError(f"padding_idx must be None or an index in [0, {vocab_size - 1}], got {padding_idx!r}")
-        self.cell = _check_choice(cell, "cell", _CELLS)
-        self.backend = _check_choice(backend, "backend", _BACKENDS)
+        self.cell = check_choice("cell", cell, _CELLS)
+        self.backend = check_choice("backend", backend, _BACKENDS)
         self.vocab_size = vocab_size
         self.bidirectional = bidirectional
         self.embedding = (
@@ -224,9 +220,9 @@ class Forecaster(nn.Module):
         backend: str = "course_lib",
     ) -> None:
         super().__init__()
-        _check_int(input_size, "input_size")
-        _check_int(hidden_size, "hidden_size")
-        _check_int(num_layers, "num_layers")
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("num_layers", num_layers)
         self.input_size = input_size
         self.rnn = recurrent_layer(
             cell, backend, input_size=input_size, hidden_size=hidden_size,
@@ -248,7 +244,7 @@ class Forecaster(nn.Module):
     @torch.no_grad()
     def rollout(self, history: torch.Tensor, steps: int) -> torch.Tensor:
         """Forecast ``steps`` values past ``history`` ``(T,)`` or ``(T, F)``, feeding each prediction back."""
-        _check_int(steps, "steps")
+        check_positive_int("steps", steps)
         if not isinstance(history, torch.Tensor) or not history.is_floating_point():
             raise TypeError("history must be a floating-point tensor")
         window = history.reshape(1, history.shape[0], -1).clone()  # (1, T, F)
@@ -270,7 +266,7 @@ def sliding_windows(series: torch.Tensor, width: int) -> tuple[torch.Tensor, tor
     """
     if not isinstance(series, torch.Tensor) or not series.is_floating_point():
         raise TypeError("series must be a floating-point tensor")
-    _check_int(width, "width")
+    check_positive_int("width", width)
     if series.dim() == 1:
         series = series.unsqueeze(-1)  # (N, 1)
     if series.dim() != 2:

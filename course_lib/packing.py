@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-from course_lib.validation import BadDimensions, BadType, BadValue, check_bool, check_int, check_number
+from course_lib.validation import BadDimensions, BadType, BadValue, check_bool, check_torch_number, check_positive_int
 
 __all__ = [
     "PackedSequence",
@@ -157,7 +157,7 @@ def pad_sequence(
     """
     sequences = _as_sequences(sequences)
     check_bool("batch_first", batch_first)
-    check_number("padding_value", padding_value, kind="float")
+    check_torch_number("padding_value", padding_value, "float")
     if not isinstance(padding_side, str):
         raise TypeError(f"padding_side must be str ('left' or 'right'), got {type(padding_side).__name__}")
     if padding_side not in ("left", "right"):
@@ -228,11 +228,12 @@ def pad_packed_sequence(
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"sequence must be a PackedSequence, got {type(sequence).__name__}")
     check_bool("batch_first", batch_first)
-    check_number("padding_value", padding_value, kind="Number")
+    check_torch_number("padding_value", padding_value, "Number")
     data, batch_sizes = sequence.data, sequence.batch_sizes.cpu()
     longest = batch_sizes.numel()
     if total_length is not None:
-        check_int("total_length", total_length, what="int or None")
+        if isinstance(total_length, bool) or not isinstance(total_length, int):
+            raise TypeError(f"total_length must be int or None, got {type(total_length).__name__}")
         if total_length < longest:
             raise ValueError(
                 "Expected total_length to be at least the length of the longest sequence in input, "
@@ -300,7 +301,7 @@ def packing_multiplications(lengths: Sequence[int] | torch.Tensor, out_features:
     ``out_features`` weight columns repeats the count. For lengths 9, 8, 6, 4, 3, 2:
     54 vs 32 multiplications and 48 vs 26 additions.
     """
-    check_int("out_features", out_features, minimum=1, what="a positive int")
+    check_positive_int("out_features", out_features)
     lengths = _as_lengths(lengths)  # (B,)
     if lengths.numel() == 0:
         raise ValueError("lengths must be non-empty, got an empty list")

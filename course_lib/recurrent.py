@@ -16,7 +16,8 @@ Every cell step starts with the same two matrix products, ``W_ih x_t + b_ih`` an
 ``W_hh h_{t-1} + b_hh``; the cells differ only in what they do with them. So this file holds
 everything that does not depend on the cell, read top to bottom:
 
-1. argument checks (``input_size`` etc. must be positive ints, ``dropout`` in [0, 1), ...);
+1. argument checks, from ``course_lib.validation`` (``input_size`` etc. must be positive ints,
+   ``dropout`` in [0, 1), ...);
 2. ``RNNCellBase``: the parameters of one cell (``weight_ih``, ``weight_hh``, ``bias_ih``,
    ``bias_hh``) and the checks on a cell's input and state;
 3. ``RNNBase``: the parameters of a layer stack under torch's names (``weight_ih_l{k}``,
@@ -33,7 +34,6 @@ state (``_step``). Initialisation is torch's: every parameter ~ U(-1/sqrt(H), 1/
 """
 
 import math
-import numbers
 import statistics
 import time
 import warnings
@@ -45,8 +45,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from course_lib.validation import (
-    BadDimensions, BadType, BadTypedValue, BadValue, check_bool, check_float_tensor, check_int,
-    check_positive_int, check_tensor,
+    BadDimensions, BadType, BadValue, check_bool, check_float_tensor, check_int, check_positive_int,
+    check_probability, check_same_dtype, check_tensor,
 )
 
 State = tuple[Tensor, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
@@ -54,23 +54,6 @@ State = tuple[Tensor, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
 
 # ----------------------------------------------------------------------------------------------
 # 1. argument checks
-
-
-def _check_dropout(dropout: Any) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-        raise BadTypedValue(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout}")
-    return float(dropout)
-
-
-def _check_dtype(name: str, value: Tensor, weight: Tensor) -> None:
-    """A layer computes in its weights' dtype: the input must have it too (torch converts nothing)."""
-    if value.dtype != weight.dtype:
-        raise BadTypedValue(
-            f"{name} dtype ({value.dtype}) does not match weight dtype ({weight.dtype}): {name} must be "
-            f"a floating point Tensor of the layer's dtype; convert it with {name}.to({weight.dtype})"
-        )
 
 
 def _is_packed(input: Any) -> bool:
@@ -149,7 +132,7 @@ class RNNCellBase(nn.Module):
                 f"input has inconsistent input_size: got {input.size(-1)}, expected {self.input_size} "
                 f"(input must have shape {expected}, got {tuple(input.shape)})"
             )
-        _check_dtype("input", input, self.weight_ih)
+        check_same_dtype("input", input, self.weight_ih)
         batched = input.dim() == 2
         return (input if batched else input.unsqueeze(0)), batched  # (B, H_in)
 
@@ -170,7 +153,7 @@ class RNNCellBase(nn.Module):
                 f"{name} must have shape {shape} (N, hidden_size) for this input, "
                 f"got {tuple(state.shape)}"
             )
-        _check_dtype(name, state, self.weight_hh)
+        check_same_dtype(name, state, self.weight_hh)
         return state if batched else state.unsqueeze(0)  # (B, H)
 
 
@@ -217,9 +200,9 @@ class RNNBase(nn.Module):
         check_positive_int("num_layers", num_layers)
         check_bool("bias", bias)
         check_bool("batch_first", batch_first)
-        _check_dropout(dropout)
+        check_probability("dropout", dropout)
         check_bool("bidirectional", bidirectional)
-        check_int("proj_size", proj_size, minimum=0, what=">= 0 (an int; 0 means no projection)")
+        check_int("proj_size", proj_size, minimum=0)  # 0: no projection
         if proj_size >= hidden_size:
             raise ValueError(
                 f"proj_size must be smaller than hidden_size = {hidden_size}, got {proj_size}"
@@ -306,7 +289,7 @@ class RNNBase(nn.Module):
                     "input (PackedSequence) must have data of shape (sum of lengths, H_in) with "
                     f"H_in = input_size = {self.input_size}, got {tuple(input.data.shape)}"
                 )
-            _check_dtype("input", input.data, self.weight_ih_l0)
+            check_same_dtype("input", input.data, self.weight_ih_l0)
             x = input.data  # (N, H_in), time-major: batch_sizes[0] rows of t=0, then t=1, ...
             batch_sizes = [int(b) for b in input.batch_sizes]
             states = self._check_hx(hx, batch_sizes[0], batched=True)
@@ -347,7 +330,7 @@ class RNNBase(nn.Module):
         )
         if input.dim() not in (2, 3):
             raise BadDimensions(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D instead: {shape}")
-        _check_dtype("input", input, self.weight_ih_l0)
+        check_same_dtype("input", input, self.weight_ih_l0)
         if input.size(-1) != self.input_size:
             raise BadValue(
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
@@ -393,7 +376,7 @@ class RNNBase(nn.Module):
         for message, state, shape in zip(expected, hx, shapes):
             if tuple(state.shape) != shape:
                 raise BadValue(message)
-            _check_dtype("hx", state, self.weight_hh_l0)
+            check_same_dtype("hx", state, self.weight_hh_l0)
             states.append(state if batched else state.unsqueeze(1))  # (D * num_layers, B, size)
         return tuple(states)
 

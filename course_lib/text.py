@@ -23,23 +23,11 @@ from pathlib import Path
 
 import torch
 
+from course_lib.validation import check_list, check_str
+
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _TOKENIZERS = ("word", "char", None)
 _ORDERS = ("frequency", "alphabetical", "first_seen")
-
-
-def _check_text(text: object, name: str) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
-    return text
-
-
-def _check_texts(texts: object, name: str = "texts") -> list:
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
-    if len(texts) == 0:
-        raise ValueError(f"{name} must be a non-empty list of strings, got an empty list")
-    return list(texts)
 
 
 def word_tokenize(text: str, lower: bool = True) -> list[str]:
@@ -48,7 +36,7 @@ def word_tokenize(text: str, lower: bool = True) -> list[str]:
     A word is a run of letters or digits, with inner apostrophes kept
     ("don't" stays one word). "The sun is shining," -> ["the", "sun", "is", "shining"].
     """
-    _check_text(text, "text")
+    check_str("text", text)
     if not isinstance(lower, bool):
         raise TypeError(f"lower must be a bool, got {type(lower).__name__}")
     words = _WORD.findall(text)
@@ -61,7 +49,7 @@ def char_tokenize(text: str) -> list[str]:
     The character-level data sets build such a vocabulary: ``CharLMDataset`` (lecture 8) and
     ``NamesDataset`` (lecture 9).
     """
-    return list(_check_text(text, "text"))
+    return list(check_str("text", text))
 
 
 def bag_of_words(
@@ -76,8 +64,8 @@ def bag_of_words(
 
     Returns ``(X, vocabulary)`` with ``X`` of shape ``(N, V)`` and dtype int64.
     """
-    texts = _check_texts(texts)
-    tokenised = [word_tokenize(_check_text(t, f"texts[{i}]")) for i, t in enumerate(texts)]
+    texts = check_list("texts", texts, "strings")
+    tokenised = [word_tokenize(check_str(f"texts[{i}]", t)) for i, t in enumerate(texts)]
     if vocabulary is None:
         vocabulary = {w: j for j, w in enumerate(sorted({w for ws in tokenised for w in ws}))}
     elif not isinstance(vocabulary, dict):
@@ -151,7 +139,7 @@ class Vocab:
         self.tokenizer = tokenizer
         self.lower = lower
 
-        texts = _check_texts(texts)
+        texts = check_list("texts", texts, "strings")
         counts: Counter[str] = Counter()
         for i, text in enumerate(texts):
             counts.update(self.tokenize(text, name=f"texts[{i}]"))
@@ -174,9 +162,9 @@ class Vocab:
     def tokenize(self, text: str | Sequence[str], name: str = "text") -> list[str]:
         """Split one text with this vocabulary's tokenizer (token lists pass through)."""
         if self.tokenizer == "word":
-            return word_tokenize(_check_text(text, name), lower=self.lower)
+            return word_tokenize(check_str(name, text), lower=self.lower)
         if self.tokenizer == "char":
-            return char_tokenize(_check_text(text, name))
+            return char_tokenize(check_str(name, text))
         if isinstance(text, str) or not isinstance(text, Sequence):
             raise TypeError(f"{name} must be a list of str tokens when tokenizer=None, got {type(text).__name__}")
         for token in text:
@@ -218,7 +206,7 @@ class Vocab:
 
     def token_to_index(self, token: str) -> int:
         """Index of ``token``; unknown tokens give ``unk_index``."""
-        _check_text(token, "token")
+        check_str("token", token)
         return self._stoi.get(token, self.unk_index)
 
     def index_to_token(self, index: int) -> str:
@@ -258,7 +246,7 @@ class Vocab:
         of shape ``(B, L)`` (``(L, B)`` if not ``batch_first``) and the unpadded
         lengths, shape ``(B,)``, ready for :func:`course_lib.packing.pack_padded_sequence`.
         """
-        texts = _check_texts(texts)
+        texts = check_list("texts", texts, "strings")
         if length is not None:
             if isinstance(length, bool) or not isinstance(length, int):
                 raise TypeError(f"length must be an int or None, got {type(length).__name__}")

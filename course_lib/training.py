@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from tqdm.std import tqdm
 
+from course_lib.validation import check_callable, check_module, check_positive_finite, check_positive_int
+
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
     """The device to train on: ``device`` if given, else CUDA when available, else the CPU."""
@@ -73,22 +75,6 @@ def _flatten_for_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.T
     return pred, target
 
 
-def _check_training_args(model, loss_fn, epochs, clip) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int):
-        raise TypeError(f"epochs must be an int, got {type(epochs).__name__}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if clip is not None:
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)):
-            raise TypeError(f"clip must be a number or None, got {type(clip).__name__}")
-        if not clip > 0:
-            raise ValueError(f"clip must be positive, got {clip}")
-
-
 def train(
     model: nn.Module,
     loader: Iterable,
@@ -114,7 +100,11 @@ def train(
         the training loss of every optimizer step, in order (``epochs * len(loader)`` floats);
         :func:`course_lib.plots.plot_loss` draws it.
     """
-    _check_training_args(model, loss_fn, epochs, clip)
+    check_module("model", model)
+    check_callable("loss_fn", loss_fn)
+    check_positive_int("epochs", epochs)
+    if clip is not None:
+        check_positive_finite("clip", clip)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if not isinstance(loader, Iterable):
@@ -156,7 +146,8 @@ def evaluate_loss(
     device: str | torch.device | None = None,
 ) -> float:
     """Mean of ``loss_fn`` over every batch of ``loader``, weighted by batch size, in eval mode."""
-    _check_training_args(model, loss_fn, 1, None)
+    check_module("model", model)
+    check_callable("loss_fn", loss_fn)
     dev = default_device(device)
     model.to(dev)
     was_training = model.training

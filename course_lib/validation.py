@@ -22,7 +22,7 @@ lengths), so a caller reads ``size = check_positive_int("size", size)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
@@ -66,22 +66,38 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_int(name: str, value: Any, minimum: int | None = None, what: str = "an int") -> int:
-    """``value`` must be an int (not a bool) of at least ``minimum``."""
+def check_int(name: str, value: Any, minimum: int | None = None) -> int:
+    """``value`` must be an int (not a bool), at least ``minimum`` when given."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be {what}, got {_type_name(value)} {value!r}")
+        raise TypeError(f"{name} must be an int, got {_type_name(value)} {value!r}")
     if minimum is not None and value < minimum:
-        raise BadValue(f"{name} must be {what}, got {value}")
+        raise BadValue(f"{name} must be at least {minimum}, got {value}")
     return int(value)
 
 
 def check_positive_int(name: str, value: Any) -> int:
     """``value`` must be an int >= 1 (a size, a count)."""
-    return check_int(name, value, minimum=1, what="a positive int")
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be a positive int, got {_type_name(value)} {value!r}")
+    if value < 1:
+        raise BadValue(f"{name} must be a positive int, got {value}")
+    return int(value)
 
 
-def check_number(name: str, value: Any, kind: str = "float") -> float:
-    """``value`` must be a real number (bools count, as in torch); ``kind`` is torch's word for it."""
+def check_number(name: str, value: Any, minimum: float | None = None) -> float:
+    """``value`` must be a real number (not a bool), at least ``minimum`` when given."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {_type_name(value)} {value!r}")
+    if minimum is not None and not value >= minimum:  # also refuses nan
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return float(value)
+
+
+def check_torch_number(name: str, value: Any, kind: str) -> float:
+    """``value`` must be a real number, bools included, as torch's own argument parser takes it.
+
+    ``kind`` is torch's word for the type in its message ("float", "Number").
+    """
     if not isinstance(value, Real):
         raise TypeError(f"{name} must be {kind} (a real number), got {_type_name(value)} {value!r}")
     return value
@@ -96,10 +112,58 @@ def check_positive_finite(name: str, value: Any) -> float:
     return float(value)
 
 
+def check_probability(name: str, value: Any) -> float:
+    """``value`` must be a number in [0, 1) (a dropout rate; 1 would drop everything)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise BadTypedValue(f"{name} must be a float in [0, 1), got {_type_name(value)}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be a probability in [0, 1), got {value}")
+    return float(value)
+
+
+def check_str(name: str, value: Any) -> str:
+    """``value`` must be a ``str``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_type_name(value)}")
+    return value
+
+
+def check_list(name: str, value: Any, of: str) -> list:
+    """``value`` must be a non-empty sequence (not a string) of ``of``; returned as a list."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of {of}, got {_type_name(value)}")
+    if len(value) == 0:
+        raise ValueError(f"{name} must be a non-empty list of {of}, got an empty list")
+    return list(value)
+
+
+def check_labels(name: str, value: Any, n: int) -> list[str]:
+    """``value`` must be a sequence of exactly ``n`` strings (axis labels, tokens)."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != n:
+        raise ValueError(f"{name} must be a sequence of {n} strings, got {value!r}")
+    if not all(isinstance(s, str) for s in value):
+        raise TypeError(f"{name} must contain only str, got {[_type_name(s) for s in value]}")
+    return list(value)
+
+
 def check_choice(name: str, value: T, choices: Collection[Any]) -> T:
     """``value`` must be one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_module(name: str, value: Any) -> torch.nn.Module:
+    """``value`` must be a ``torch.nn.Module``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {_type_name(value)}")
+    return value
+
+
+def check_callable(name: str, value: Any) -> Any:
+    """``value`` must be callable (a function, a module, a loss)."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {_type_name(value)}")
     return value
 
 
@@ -125,6 +189,16 @@ def check_index_tensor(name: str, value: Any) -> torch.Tensor:
         raise TypeError(f"{name} must be Tensor (of integer indices), got {_type_name(value)}")
     if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
         raise BadType(f"{name} must hold integer indices (e.g. torch.long), got dtype {value.dtype}")
+    return value
+
+
+def check_same_dtype(name: str, value: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A layer computes in its weights' dtype; ``value`` must have it too (torch converts nothing)."""
+    if value.dtype != weight.dtype:
+        raise BadTypedValue(
+            f"{name} dtype ({value.dtype}) does not match weight dtype ({weight.dtype}): {name} must be "
+            f"a floating point Tensor of the layer's dtype; convert it with {name}.to({weight.dtype})"
+        )
     return value
 
 

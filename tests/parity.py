@@ -61,7 +61,7 @@ KEY_PHRASES = (
     (r"Expected sequence length to be larger than 0 in RNN", "Expected sequence length to be larger than 0"),
     (r"lstm(_cell)? expects two hidden states", "expects two hidden states"),
     (r"(\w+) should be a number in range \[0, 1\]", "{1} must be a"),
-    (r"proj_size should be a positive integer or zero", "proj_size must be >= 0"),
+    (r"proj_size should be a positive integer or zero", "proj_size must be at least 0"),
     (r"proj_size has to be smaller than hidden_size", "proj_size must be smaller than hidden_size"),
     (r"Unknown nonlinearity", "Unknown nonlinearity"),
     (r"Padding_idx must be within num_embeddings", "Padding_idx must be within num_embeddings"),
