@@ -145,7 +145,7 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none"):
 '''
 
 
-def _bleu_variant(counts: str, combine: str, length: str = "") -> str:
+def _bleu_variant(combine: str, length: str = "") -> str:
     """A corpus_bleu answer with one part swapped for a typical mistake (the rest as the lecture says)."""
     return (
         "def corpus_bleu(hypotheses, references, max_order=4, smooth='none'):\n"
@@ -158,7 +158,6 @@ def _bleu_variant(counts: str, combine: str, length: str = "") -> str:
         "            totals[n - 1] += t\n"
         "        c += len(hypothesis)\n"
         f"        r += {length or 'min((len(x) for x in refs), key=lambda k: (abs(k - len(hypothesis)), k))'}\n"
-        f"{counts}"
         "    if c == 0 or sum(matches) == 0 or min(totals) == 0:\n"
         "        return 0.0\n"
         "    if 0 in matches:\n"
@@ -682,10 +681,10 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake(A6, "BLEU without the brevity penalty", "corpus_bleu", BLEU_WITHOUT_BREVITY_PENALTY,
             "test_bleu_examples", "you left out the brevity penalty"),
     Mistake(A6, "brevity penalty from the shortest reference", "corpus_bleu",
-            _bleu_variant("", GEOMETRIC, length="min(len(x) for x in refs)"),
+            _bleu_variant(GEOMETRIC, length="min(len(x) for x in refs)"),
             "test_bleu_examples", "take the reference closest in length to the hypothesis"),
     Mistake(A6, "BLEU as the arithmetic mean of the precisions", "corpus_bleu",
-            _bleu_variant("", "sum(m / t for m, t in zip(matches, totals)) / max_order"),
+            _bleu_variant("sum(m / t for m, t in zip(matches, totals)) / max_order"),
             "test_bleu_examples", "you took the arithmetic mean of the precisions"),
     Mistake(A6, "BLEU as the mean of sentence scores", "corpus_bleu",
             "def corpus_bleu(hypotheses, references, max_order=4, smooth='none'):\n"
