@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from course_lib.clipping import clip_grad_norm_
+from course_lib.lstm import lstm_step
 from course_lib.validation import check_int, check_shape
 
 
@@ -157,11 +158,10 @@ def lstm_forward(
         a = x[t] @ weight_ih.T + hs[-1] @ weight_hh.T  # (B, 4H)
         if bias_ih is not None:
             a = a + bias_ih + bias_hh
-        a_i, a_f, a_g, a_o = a.chunk(4, dim=1)  # (B, H) each
-        i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
-        cs.append(f * cs[-1] + i * g)  # (B, H)
-        hs.append(o * torch.tanh(cs[-1]))  # (B, H)
-        gates.append((i, f, g, o))
+        h, c, step_gates = lstm_step(a, cs[-1])  # (B, H), (B, H), 4 x (B, H)
+        hs.append(h)
+        cs.append(c)
+        gates.append(step_gates)
     output = torch.stack(hs[1:])  # (T, B, H)
     cache = {"x": x, "h": hs, "c": cs, "gates": gates, "weight_ih": weight_ih,
              "weight_hh": weight_hh, "has_bias": bias_ih is not None}

@@ -265,31 +265,17 @@ def plot_gate_activations(cell, inputs, tokens=None):
 
     ``cell`` is a ``course_lib.LSTMCell`` or ``torch.nn.LSTMCell`` (same parameter names),
     ``inputs`` a (T, input_size) tensor, ``tokens`` optional labels for the time axis.
-    The gates are recomputed from the cell's weights with torch's gate order i, f, g, o.
+    The gates are recomputed from the cell's weights (``course_lib.interactive.lstm_trace``).
     Returns the figure.
     """
-    import torch
+    from course_lib.interactive import lstm_trace
 
-    H = cell.hidden_size
-    h = inputs.new_zeros(H)  # (H,)
-    c = inputs.new_zeros(H)  # (H,)
-    rows = {name: [] for name in ("i", "f", "g", "o", "c", "h")}
-    with torch.no_grad():
-        for x in inputs:  # x: (input_size,)
-            gates = cell.weight_ih @ x + cell.weight_hh @ h  # (4H,)
-            if cell.bias_ih is not None:
-                gates = gates + cell.bias_ih + cell.bias_hh
-            i, f, g, o = gates.chunk(4)  # 4 x (H,)
-            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-            c = f * c + i * g  # (H,)
-            h = o * c.tanh()  # (H,)
-            for name, value in zip(rows, (i, f, g, o, c, h)):
-                rows[name].append(value)
+    rows = lstm_trace(cell, inputs)  # each (T, H)
     titles = {"i": "input gate $i_t$", "f": "forget gate $f_t$", "g": "input node $g_t$",
               "o": "output gate $o_t$", "c": "cell state $c_t$", "h": "hidden state $h_t$"}
     fig, axes = plt.subplots(2, 3, figsize=(12, 5), sharex=True, sharey=True)
     for ax, name in zip(axes.flat, rows):
-        values = torch.stack(rows[name]).T  # (H, T)
+        values = rows[name].T  # (H, T)
         gate = name in ("i", "f", "o")
         im = ax.imshow(values, aspect="auto", cmap="viridis" if gate else "RdBu_r",
                        vmin=0 if gate else -1, vmax=1)

@@ -28,15 +28,25 @@ from torch.nn import functional as F
 from course_lib.recurrent import RNNBase, RNNCellBase, State
 
 
+def gru_step(gx: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+    """The GRU's equations, once (torch's form): h_{t-1} -> h_t.
+
+    ``gx`` = W_ih x_t + b_ih and ``gh`` = W_hh h_{t-1} + b_hh, (..., 3H) each, in torch's gate
+    order r, z, n. Every GRU in ``course_lib`` computes its step here;
+    ``checks.reference_gru_cell`` is tested against it.
+    """
+    x_r, x_z, x_n = gx.chunk(3, -1)  # 3 x (..., H)
+    h_r, h_z, h_n = gh.chunk(3, -1)  # 3 x (..., H)
+    r = torch.sigmoid(x_r + h_r)  # (..., H)
+    z = torch.sigmoid(x_z + h_z)  # (..., H)
+    n = torch.tanh(x_n + r * h_n)  # (..., H)
+    return torch.lerp(n, h, z)  # (..., H): n + z * (h - n) = (1 - z) * n + z * h
+
+
 def _gru_step(gx: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Optional[Tensor]) -> Tensor:
     """h_{t-1} -> h_t, where gx = W_ih x_t + b_ih was computed beforehand."""
     gh = F.linear(h, weight_hh, bias_hh)  # (B, 3H): W_h h + b_h for all three gates at once
-    x_r, x_z, x_n = gx.chunk(3, 1)  # 3 x (B, H)
-    h_r, h_z, h_n = gh.chunk(3, 1)  # 3 x (B, H)
-    r = torch.sigmoid(x_r + h_r)  # (B, H)
-    z = torch.sigmoid(x_z + h_z)  # (B, H)
-    n = torch.tanh(x_n + r * h_n)  # (B, H)
-    return torch.lerp(n, h, z)  # (B, H): n + z * (h - n) = (1 - z) * n + z * h
+    return gru_step(gx, gh, h)  # (B, H)
 
 
 class GRUCell(RNNCellBase):

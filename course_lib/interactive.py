@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn import functional as F
 
+from course_lib.lstm import lstm_step
 from course_lib.validation import check_int, check_labels
 
 if TYPE_CHECKING:
@@ -174,8 +175,9 @@ def lstm_trace(cell: torch.nn.Module, inputs: torch.Tensor) -> dict[str, torch.T
     gates and states, each (T, H): ``i, f, g, o`` (torch's gate order) and ``c, h``, what
     ``lstm_gates_slider`` (lecture 5) draws.
 
-    ``c`` and ``h`` are the cell's own outputs; the gates are recomputed from its weights,
-    i, f, o = σ(W_i* x_t + W_h* h_{t-1} + b), g = tanh(...), so that c_t = f_t c_{t-1} + i_t g_t.
+    ``c`` and ``h`` are the cell's own outputs; the gates are recomputed from its weights with
+    ``course_lib.lstm.lstm_step``, i, f, o = σ(W_i* x_t + W_h* h_{t-1} + b), g = tanh(...), so
+    that c_t = f_t c_{t-1} + i_t g_t.
     ``cell`` is a ``course_lib.LSTMCell`` or a ``torch.nn.LSTMCell``.
     """
     if not all(hasattr(cell, n) for n in ("weight_ih", "weight_hh", "hidden_size")) or not callable(cell):
@@ -189,9 +191,9 @@ def lstm_trace(cell: torch.nn.Module, inputs: torch.Tensor) -> dict[str, torch.T
     with torch.no_grad():
         for x in inputs:  # x: (input_size,)
             gates = F.linear(x[None], cell.weight_ih, cell.bias_ih) + F.linear(h, cell.weight_hh, cell.bias_hh)  # (1, 4H)
-            i, f, g, o = gates.chunk(4, dim=1)  # 4 x (1, H)
+            *_, (i, f, g, o) = lstm_step(gates, c)  # 4 x (1, H)
             h, c = cell(x[None], (h, c))  # (1, H) each
-            for name, value in zip(rows, (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid(), c, h)):
+            for name, value in zip(rows, (i, f, g, o, c, h)):
                 rows[name].append(value[0])
     return {name: torch.stack(steps) for name, steps in rows.items()}  # each (T, H)
 

@@ -28,6 +28,21 @@ from course_lib.validation import BadType, check_choice
 BACKENDS = ("autograd", "manual")
 
 
+def lstm_step(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+    """The LSTM's equations, once: pre-activations and c_{t-1} -> (h_t, c_t, (i, f, g, o)).
+
+    ``gates`` holds W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, (..., 4H), in torch's gate order
+    i, f, g, o; ``c`` is c_{t-1}, (..., H). Every LSTM in ``course_lib`` computes its step here
+    (layers, cells, ``bptt.lstm_forward``, the gate traces); ``lstm_manual`` and
+    ``checks.reference_lstm_cell`` are tested against it.
+    """
+    a_i, a_f, a_g, a_o = gates.chunk(4, -1)  # 4 x (..., H)
+    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+    c = f * c + i * g  # (..., H)
+    h = o * torch.tanh(c)  # (..., H)
+    return h, c, (i, f, g, o)
+
+
 def _lstm_step(
     gx: Tensor,
     h: Tensor,
@@ -38,9 +53,7 @@ def _lstm_step(
 ) -> tuple[Tensor, Tensor]:
     """(h_{t-1}, c_{t-1}) -> (h_t, c_t), where gx = W_ih x_t + b_ih was computed beforehand."""
     gates = gx + F.linear(h, weight_hh, bias_hh)  # (B, 4H): all four gates in one matmul
-    i, f, g, o = gates.chunk(4, 1)  # 4 x (B, H)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
-    h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
+    h, c, _ = lstm_step(gates, c)  # (B, H) each
     if weight_hr is not None:
         h = F.linear(h, weight_hr)  # (B, P)
     return h, c
