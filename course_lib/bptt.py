@@ -84,7 +84,7 @@ def rnn_backward(cache: dict) -> dict[str, torch.Tensor]:
         ∇_U L = Σ_t diag(1 - h_t²) (∇_{h_t} L) x_t^T
         ∇_{h_0} L = W^T diag(1 - h_1²) ∇_{h_1} L
 
-    One of the course's slide decks prints ∇_U L with x^{(t-1)}; that is a typo: U multiplies x_t in
+    A slide that prints ∇_U L with x^{(t-1)} has a typo: U multiplies x_t in
     a_t, so its gradient pairs diag(1 - h_t²) ∇_{h_t} L with x_t, as here.
 
     Returns:

@@ -95,7 +95,7 @@ def clip_gradient_slide(grad: torch.Tensor, threshold: float) -> torch.Tensor:
 
     ``np.sum(grad * grad)`` is the *squared* norm ‖g‖², so the test fires at ‖g‖ > √threshold
     and the result has norm threshold/‖g‖ instead of threshold: a gradient of norm 10 with
-    threshold 5 comes out with norm 0.5, not 5 (and deck 001 also misspells ``grad_norm``).
+    threshold 5 comes out with norm 0.5, not 5.
     Here the norm is the true one, ‖g‖ = sqrt(Σ g²), so the result has norm
     min(‖g‖, threshold). Modifies ``grad`` in place and returns it.
     """

@@ -19,31 +19,14 @@ hidden states), and the backward walks t = T-1, ..., 0 with the lecture's BPTT e
 and only after the loop forms the weight gradients as two big matmuls over all steps,
 ∇W_ih = Σ_t δa_t x_t^T and ∇W_hh = Σ_t δa_t h_{t-1}^T.
 
-How it gets close to ``torch.nn.LSTM`` (which on CPU calls oneDNN's fused RNN kernel): the
-input projection of all T steps is one matmul hoisted out of the loop; each step does one
-``addmm_`` into a preallocated (T, B, 4H) buffer and a handful of in-place elementwise ops;
-g uses tanh(a) = 2σ(2a) - 1 (its weight rows are doubled once), so one sigmoid covers all
-four gates; and the gates are kept internally in the order (o, i, f, g) rather than torch's
-(i, f, g, o), so that the three gates driven by δc_t are one contiguous slice in the backward.
-The weights are permuted into that order on entry and their gradients permuted back on exit.
-
-What bounds it (torch 2.13 CPU, B=32, T=64, I=64, H=128, float32, 2 threads, AMD EPYC):
-the matmuls alone, issued through ``torch.mm``/``addmm`` (MKL sgemm at ~150-200 GFLOP/s here),
-take ~1.6x torch's whole forward and ~1.7x its forward+backward, because oneDNN's kernel runs
-its GEMMs about twice as fast on this CPU (~420 GFLOP/s on the input projection). The rest is
-per-op overhead: ~1 ms in each direction for ~5 small elementwise ops per step (a few µs
-each, T=64 steps). ``benchmarks/lstm_vs_torch.py`` measures all of it.
-
-Tried and not kept: routing the four matmuls outside the loop through oneDNN's matmul
-(``torch.ops.mkldnn._linear_pointwise``, ~450 GFLOP/s here) moved B=32 from 2.5x to 2.4x torch
-(forward of the larger size from 1.45x to 1.2x), for a private operator and weight gradients
-twice as far from the float64 truth. ``torch.compile`` of the forward's step loop (inductor,
-C++ wrapper) ran that loop in ~2.95 ms against ~3.7 ms eager, still ~1.7x torch's forward with
-the projection, for ~20 s of compilation per input shape and a C++ compiler on every student's
-machine. The matmuls are the floor: ``benchmarks/lstm_vs_torch.py`` times them alone ("its
-matmuls alone", ~1.4-1.6x torch's forward and ~1.6-1.8x its forward+backward here), so no
-arrangement of torch's public float32 ops around them gets to 1.2x on this CPU; a faster GEMM
-(oneDNN's, as inside torch's fused RNN kernel) would have to come first.
+How it gets close to ``torch.nn.LSTM`` (which on CPU calls a fused RNN kernel): the input
+projection of all T steps is one matmul hoisted out of the loop; each step does one ``addmm_``
+into a preallocated (T, B, 4H) buffer and a handful of in-place elementwise ops; g uses
+tanh(a) = 2σ(2a) - 1 (its weight rows are doubled once), so one sigmoid covers all four gates;
+and the gates are kept internally in the order (o, i, f, g) rather than torch's (i, f, g, o), so
+that the three gates driven by δc_t are one contiguous slice in the backward. The weights are
+permuted into that order on entry and their gradients permuted back on exit. The matmuls bound
+its speed; ``benchmarks/lstm_vs_torch.py`` measures it against torch's.
 """
 
 import torch

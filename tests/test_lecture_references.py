@@ -11,6 +11,12 @@ reference is right when that notebook exists and mentions the name the docstring
   ``course_lib`` names written on its line, or else in its bullet or paragraph (a submodule's
   name stands for the names it exports); with no such name there, the module's public names.
 
+Comments count too: a section comment at the left margin ("# lecture 5: the LSTM's gates")
+documents the functions and classes defined below it, up to the next section comment; any
+other comment documents the ``course_lib`` names written on its line, or else the function
+around it.
+A method's docstring documents its class (``forward`` alone would be found in most lectures).
+
 A lecture *mentions* a name when a code cell uses it as an identifier or a markdown cell has
 it in inline code (prose words such as "train" do not count), outside the "Exercises" section
 (which points ahead to assignments). ``course_lib/grading`` is instructor tooling and is not
@@ -22,8 +28,10 @@ from __future__ import annotations
 import ast
 import functools
 import importlib
+import io
 import json
 import re
+import tokenize
 from pathlib import Path
 from typing import NamedTuple
 
@@ -144,10 +152,51 @@ def references(source: str, module: str, filename: str = "") -> list[Reference]:
                         found.append(Reference(f"{filename}:{first_line + i} {owner or module}", number, names))
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                # a private name's docstring documents the module's public names
-                visit(child, None if child.name.startswith("_") else child.name)
+                # a private name's docstring documents the module's public names; a method's its class
+                if isinstance(node, ast.ClassDef):
+                    visit(child, owner)
+                else:
+                    visit(child, None if child.name.startswith("_") else child.name)
 
     visit(tree, None)
+    return found + comment_references(source, tree, module, filename)
+
+
+def _definitions(tree: ast.Module) -> list[tuple[int, int, str, bool]]:
+    """(first line, last line, name, top level) of every function and class, outermost first."""
+    found = []
+
+    def walk(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.append((child.lineno, child.end_lineno, child.name, top))
+                walk(child, False)
+
+    walk(tree, True)
+    return found
+
+
+def comment_references(source: str, tree: ast.Module, module: str, filename: str = "") -> list[Reference]:
+    """Every lecture reference in the comments of one module's source (see the module docstring)."""
+    definitions = _definitions(tree)
+    comments = [(token.start[0], token.start[1], token.string)
+                for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                if token.type == tokenize.COMMENT]
+    sections = [line for line, column, text in comments if column == 0 and REFERENCE.search(text)]
+    found = []
+    for line, column, text in comments:
+        for match in REFERENCE.finditer(text):
+            if column == 0:  # a section heading: the public definitions below it
+                end = min([s for s in sections if s > line], default=float("inf"))
+                names = frozenset(name for first, _, name, top in definitions
+                                  if top and line < first < end and not name.startswith("_"))
+            else:  # the course_lib names on the line, or else the function around it
+                known = library_names()
+                names = frozenset().union(*(known.get(word, frozenset()) for word in IDENTIFIER.findall(text)))
+                around = [name for first, last, name, _ in definitions if first <= line <= last]
+                names = names or frozenset(around[-1:])
+            for number in lecture_numbers(match.group(1)):
+                found.append(Reference(f"{filename}:{line} # comment", number, names))
     return found
 
 
@@ -202,6 +251,7 @@ def test_the_library_has_lecture_references():
     """The scan is not vacuous: it finds the references spread over the library's modules."""
     refs = library_references()
     assert len(refs) >= 50
+    assert any(r.where.endswith("# comment") for r in refs)
     assert {r.where.split(":")[0] for r in refs} >= {
         "course_lib/__init__.py", "course_lib/bptt.py", "course_lib/gru.py", "course_lib/lstm.py",
         "course_lib/models.py", "course_lib/recurrent.py", "course_lib/training.py",
@@ -228,6 +278,27 @@ def test_a_wrong_lecture_number_is_reported():
         wrong = right.replace("lecture 8", f"lecture {wrong_number}")
         reported = problems(references(wrong, "training"))
         assert len(reported) == 1 and f"lecture {wrong_number}" in reported[0]
+
+
+def test_a_stale_section_comment_is_reported():
+    """A section comment's lecture must use a function defined under it."""
+    right = '"""Sliders."""\n\n# lecture 8: sampling\n\ndef perplexity(x):\n    return x\n'
+    assert problems(references(right, "training")) == []
+    reported = problems(references(right.replace("lecture 8", "lecture 3"), "training"))
+    assert len(reported) == 1 and "lecture 3" in reported[0] and "perplexity" in reported[0]
+
+
+def test_a_stale_comment_inside_a_function_is_reported():
+    source = '"""Helpers."""\n\ndef perplexity(x):\n    return x  # as in lecture 3\n'
+    reported = problems(references(source, "training"))
+    assert len(reported) == 1 and "lecture 3" in reported[0]
+
+
+def test_a_method_reference_is_checked_against_its_class():
+    """``forward`` is in most lectures; a method's reference must point where its class is used."""
+    source = '"""M."""\n\nclass SimpleLSTM:\n    def forward(self):\n        """Logits (lecture {n})."""\n'
+    assert problems(references(source.format(n=8), "models")) == []
+    assert len(problems(references(source.format(n=3), "models"))) == 1
 
 
 def test_a_module_map_line_is_checked_against_the_names_on_it():

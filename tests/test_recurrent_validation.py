@@ -1,6 +1,6 @@
 """Bad arguments to RNN, LSTM, GRU and their cells raise ValueError/TypeError naming the argument.
 
-One test per bad-input case of issue 5, each swept over the three layer types (or cells): the
+One test per kind of bad input, each swept over the three layer types (or cells): the
 error type, and that the message names the argument and, for shapes, the expected shape.
 """
 
