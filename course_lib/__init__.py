@@ -29,6 +29,7 @@ Module map (one concept per file):
 - ``diagrams``     lecture figures drawn with matplotlib (sequence tasks, unrolled RNN, LSTM cell)
 - ``interactive``  slider figures for the static book, every state precomputed (lectures 4, 5, 8, 10)
 - ``checks``       assignment test helpers whose messages say what is wrong
+- ``validation``   the argument checks every function uses; errors that are also torch's classes
 """
 
 from importlib import import_module
