@@ -180,6 +180,12 @@ def assert_same_outcome(
     )
 
 
+def assert_same_call(ours: Callable[..., Any], theirs: Callable[..., Any], case: Case,
+                     stricter: str | None = None) -> None:
+    """``assert_same_outcome`` of ``ours(**case.args)`` and ``theirs(**case.args)``, results compared exactly."""
+    assert_same_outcome(lambda: ours(**case.args), lambda: theirs(**case.args), case, assert_equal_results, stricter)
+
+
 def assert_equal_results(got: Any, expected: Any, atol: float = 0.0) -> None:
     """Tensors (or nested tuples/lists of them, or a PackedSequence) equal within ``atol``."""
     if isinstance(expected, torch.Tensor):

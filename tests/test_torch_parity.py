@@ -14,7 +14,9 @@ import torch.nn.utils.rnn as tr
 from torch import nn
 
 from course_lib import clipping, embedding, gru, lstm, packing, rnn
-from tests.parity import Case, assert_equal_results, assert_same_outcome, one_change_at_a_time, pairs_of_changes
+from tests.parity import (
+    Case, assert_equal_results, assert_same_call, assert_same_outcome, one_change_at_a_time, pairs_of_changes,
+)
 
 ATOL = 1e-12
 
@@ -121,13 +123,7 @@ def _drops_sequences(args):
 @pytest.mark.parametrize("case", PACK_PADDED, ids=_ids(PACK_PADDED))
 def test_pack_padded_sequence_behaves_as_torch(case):
     reason = DROPS_SEQUENCES if _drops_sequences(case.args) else stricter(case, "enforce_sorted")
-    assert_same_outcome(
-        lambda: packing.pack_padded_sequence(**case.args),
-        lambda: tr.pack_padded_sequence(**case.args),
-        case,
-        assert_equal_results,
-        reason,
-    )
+    assert_same_call(packing.pack_padded_sequence, tr.pack_padded_sequence, case, reason)
 
 
 def _packed(enforce_sorted):
@@ -148,12 +144,7 @@ PAD_PACKED = list(one_change_at_a_time(
 
 @pytest.mark.parametrize("case", PAD_PACKED, ids=_ids(PAD_PACKED))
 def test_pad_packed_sequence_behaves_as_torch(case):
-    assert_same_outcome(
-        lambda: packing.pad_packed_sequence(**case.args),
-        lambda: tr.pad_packed_sequence(**case.args),
-        case,
-        assert_equal_results,
-    )
+    assert_same_call(packing.pad_packed_sequence, tr.pad_packed_sequence, case)
 
 
 PACK_SEQUENCE = list(one_change_at_a_time(
@@ -171,24 +162,13 @@ PACK_SEQUENCE += list(pairs_of_changes(
 
 @pytest.mark.parametrize("case", PACK_SEQUENCE, ids=_ids(PACK_SEQUENCE))
 def test_pack_sequence_behaves_as_torch(case):
-    assert_same_outcome(
-        lambda: packing.pack_sequence(**case.args),
-        lambda: tr.pack_sequence(**case.args),
-        case,
-        assert_equal_results,
-        stricter(case, "enforce_sorted"),
-    )
+    assert_same_call(packing.pack_sequence, tr.pack_sequence, case, stricter(case, "enforce_sorted"))
 
 
 @pytest.mark.parametrize("enforce_sorted", FLAGS)
 def test_unpack_sequence_behaves_as_torch(enforce_sorted):
     case = Case("packed_sequences", {"packed_sequences": _packed(enforce_sorted)})
-    assert_same_outcome(
-        lambda: packing.unpack_sequence(**case.args),
-        lambda: tr.unpack_sequence(**case.args),
-        case,
-        assert_equal_results,
-    )
+    assert_same_call(packing.unpack_sequence, tr.unpack_sequence, case)
 
 
 # -- recurrent layers and cells ---------------------------------------------------------------
