@@ -14,7 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.models import _check_int, recurrent_layer
+from course_lib.models import recurrent_layer
+from course_lib.validation import check_positive_int
 
 PAD, START, EOS = "<PAD>", "<START>", "<EOS>"
 
@@ -63,10 +64,13 @@ class ConditionalCharRNN(nn.Module):
         hidden_size: int = 64, backend: str = "torch",
     ) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(_check_int(vocab_size, "vocab_size"), _check_int(embedding_dim, "embedding_dim"))
-        self.origin = nn.Embedding(_check_int(n_origins, "n_origins"), _check_int(origin_dim, "origin_dim"))
+        for name, size in (("vocab_size", vocab_size), ("n_origins", n_origins), ("embedding_dim", embedding_dim),
+                           ("origin_dim", origin_dim), ("hidden_size", hidden_size)):
+            check_positive_int(name, size)
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.origin = nn.Embedding(n_origins, origin_dim)
         self.rnn = recurrent_layer("gru", backend, input_size=embedding_dim + origin_dim,
-                                   hidden_size=_check_int(hidden_size, "hidden_size"), batch_first=True)
+                                   hidden_size=hidden_size, batch_first=True)
         self.out = nn.Linear(hidden_size, vocab_size)
 
     def forward(
@@ -93,8 +97,8 @@ def generate_names(
     n_origins = model.origin.num_embeddings
     if isinstance(origin, bool) or not isinstance(origin, int) or not 0 <= origin < n_origins:
         raise ValueError(f"origin must be an int in 0 .. {n_origins - 1}, got {origin!r}")
-    _check_int(n, "n")
-    _check_int(max_len, "max_len")
+    check_positive_int("n", n)
+    check_positive_int("max_len", max_len)
     was_training = model.training
     model.eval()
     origins = torch.full((n,), origin, dtype=torch.long)  # (n,)
