@@ -9,8 +9,8 @@ batch_sizes[t]]`` at step ``t``. For the slide's lengths 9, 8, 6, 4, 3, 2 the
 packed batch has ``batch_sizes = [6, 6, 5, 4, 3, 3, 2, 2, 1]``, and
 :func:`packing_multiplications` counts the 54 vs 32 multiplications.
 
-Every function mirrors ``torch.nn.utils.rnn`` (same names, arguments and
-results) and returns torch's own :class:`PackedSequence`, so ``torch.nn.LSTM``
+Every function mirrors ``torch.nn.utils.rnn`` (same names, arguments, results and
+errors) and returns torch's own :class:`PackedSequence`, so ``torch.nn.LSTM``
 and ``course_lib``'s layers both accept the packs made here. Packing and
 unpacking are gathers and scatters with index tensors, so gradients flow
 through them.
@@ -36,86 +36,6 @@ __all__ = [
     "packing_multiplications",
     "PackingCost",
 ]
-
-
-def _as_sequences(sequences: object) -> list[torch.Tensor]:
-    """``sequences`` as a list of tensors ``(L_i, *)`` sharing their trailing dimensions.
-
-    As in torch, any iterable works, a tensor lists its sequences along dim 0, and every
-    sequence takes the first one's dtype.
-    """
-    if isinstance(sequences, torch.Tensor) and sequences.dim() == 0:
-        raise TypeError("sequences must hold one sequence per entry of dim 0: iteration over a 0-d tensor")
-    if not isinstance(sequences, Iterable):
-        raise BadType(
-            "pad_sequence: Expected iterable for input sequences, but got arg of type: "
-            f"{type(sequences).__name__} (sequences must be a list of tensors)"
-        )
-    sequences = list(sequences)
-    if not sequences:
-        raise BadValue("received an empty list of sequences: sequences must be a non-empty list of tensors")
-    for i, s in enumerate(sequences):
-        if not isinstance(s, torch.Tensor):
-            raise TypeError(f"expected Tensor as element {i}: sequences[{i}] must be a torch.Tensor, "
-                            f"got {type(s).__name__}")
-        if s.dim() < 1:
-            raise BadValue(f"sequences[{i}] must have at least 1 dimension (time), got a 0-d tensor")
-    first = sequences[0]
-    for i, s in enumerate(sequences):
-        if s.shape[1:] != first.shape[1:]:
-            raise BadValue(
-                f"sequences must share their trailing dimensions: the size of tensor a {tuple(first.shape[1:])} "
-                f"(sequences[0]) must match the size of tensor b {tuple(s.shape[1:])} (sequences[{i}])"
-            )
-    return sequences
-
-
-def _as_lengths(lengths: object) -> torch.Tensor:
-    """``lengths`` as a 1-D CPU int64 tensor, converted as torch converts it (floats truncate)."""
-    if isinstance(lengths, torch.Tensor):
-        lengths = lengths.detach().to("cpu", torch.int64)
-    else:
-        try:
-            lengths = torch.as_tensor(lengths, dtype=torch.int64)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(f"lengths must be a list of ints or a 1-D integer tensor, got "
-                            f"{type(lengths).__name__} ({error})") from None
-    if lengths.dim() != 1:
-        raise BadDimensions(
-            f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.dim()}D: "
-            f"lengths must be 1-D, got shape {tuple(lengths.shape)}"
-        )
-    return lengths
-
-
-def _check_lengths(
-    lengths: object, batch_size: int, max_length: int, enforce_sorted: bool, batch_first: bool
-) -> torch.Tensor:
-    """``lengths`` as a CPU int64 tensor, after checking it against the padded batch (torch's order)."""
-    lengths = _as_lengths(lengths)
-    if lengths.numel() != batch_size:
-        raise BadValue(
-            f"Expected `len(lengths)` to be equal to batch_size, but got {lengths.numel()} "
-            f"(batch_size={batch_size}): lengths must have one entry per sequence of input "
-            f"(its dim {0 if batch_first else 1} with batch_first={batch_first})"
-        )
-    if enforce_sorted and (lengths[1:] > lengths[:-1]).any():
-        raise BadValue(
-            f"`lengths` array must be sorted in decreasing order when `enforce_sorted` is True, "
-            f"got lengths {lengths.tolist()}. You can pass `enforce_sorted=False` to sort them"
-        )
-    _check_positive_lengths(lengths)
-    if (lengths > max_length).any():
-        raise BadValue(f"lengths must not exceed the padded length {max_length}, got {lengths.tolist()}")
-    return lengths
-
-
-def _check_positive_lengths(lengths: torch.Tensor) -> None:
-    if (lengths <= 0).any():
-        raise BadValue(
-            "Length of all samples has to be greater than 0, but found an element in 'lengths' "
-            f"that is <= 0: lengths must all be positive, got {lengths.tolist()}"
-        )
 
 
 def _batch_sizes(lengths: torch.Tensor) -> torch.Tensor:
@@ -314,3 +234,86 @@ def packing_multiplications(lengths: Sequence[int] | torch.Tensor, out_features:
         padded_additions=batch * (longest - 1) * out_features,
         packed_additions=(real - batch) * out_features,
     )
+
+
+# -- argument checks, in torch's order and with torch's words ------------------------------
+
+
+def _as_sequences(sequences: object) -> list[torch.Tensor]:
+    """``sequences`` as a list of tensors ``(L_i, *)`` sharing their trailing dimensions.
+
+    As in torch, any iterable works, a tensor lists its sequences along dim 0, and every
+    sequence takes the first one's dtype.
+    """
+    if isinstance(sequences, torch.Tensor) and sequences.dim() == 0:
+        raise TypeError("sequences must hold one sequence per entry of dim 0: iteration over a 0-d tensor")
+    if not isinstance(sequences, Iterable):
+        raise BadType(
+            "pad_sequence: Expected iterable for input sequences, but got arg of type: "
+            f"{type(sequences).__name__} (sequences must be a list of tensors)"
+        )
+    sequences = list(sequences)
+    if not sequences:
+        raise BadValue("received an empty list of sequences: sequences must be a non-empty list of tensors")
+    for i, s in enumerate(sequences):
+        if not isinstance(s, torch.Tensor):
+            raise TypeError(f"expected Tensor as element {i}: sequences[{i}] must be a torch.Tensor, "
+                            f"got {type(s).__name__}")
+        if s.dim() < 1:
+            raise BadValue(f"sequences[{i}] must have at least 1 dimension (time), got a 0-d tensor")
+    first = sequences[0]
+    for i, s in enumerate(sequences):
+        if s.shape[1:] != first.shape[1:]:
+            raise BadValue(
+                f"sequences must share their trailing dimensions: the size of tensor a {tuple(first.shape[1:])} "
+                f"(sequences[0]) must match the size of tensor b {tuple(s.shape[1:])} (sequences[{i}])"
+            )
+    return sequences
+
+
+def _as_lengths(lengths: object) -> torch.Tensor:
+    """``lengths`` as a 1-D CPU int64 tensor, converted as torch converts it (floats truncate)."""
+    if isinstance(lengths, torch.Tensor):
+        lengths = lengths.detach().to("cpu", torch.int64)
+    else:
+        try:
+            lengths = torch.as_tensor(lengths, dtype=torch.int64)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"lengths must be a list of ints or a 1-D integer tensor, got "
+                            f"{type(lengths).__name__} ({error})") from None
+    if lengths.dim() != 1:
+        raise BadDimensions(
+            f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.dim()}D: "
+            f"lengths must be 1-D, got shape {tuple(lengths.shape)}"
+        )
+    return lengths
+
+
+def _check_lengths(
+    lengths: object, batch_size: int, max_length: int, enforce_sorted: bool, batch_first: bool
+) -> torch.Tensor:
+    """``lengths`` as a CPU int64 tensor, after checking it against the padded batch (torch's order)."""
+    lengths = _as_lengths(lengths)
+    if lengths.numel() != batch_size:
+        raise BadValue(
+            f"Expected `len(lengths)` to be equal to batch_size, but got {lengths.numel()} "
+            f"(batch_size={batch_size}): lengths must have one entry per sequence of input "
+            f"(its dim {0 if batch_first else 1} with batch_first={batch_first})"
+        )
+    if enforce_sorted and (lengths[1:] > lengths[:-1]).any():
+        raise BadValue(
+            f"`lengths` array must be sorted in decreasing order when `enforce_sorted` is True, "
+            f"got lengths {lengths.tolist()}. You can pass `enforce_sorted=False` to sort them"
+        )
+    _check_positive_lengths(lengths)
+    if (lengths > max_length).any():
+        raise BadValue(f"lengths must not exceed the padded length {max_length}, got {lengths.tolist()}")
+    return lengths
+
+
+def _check_positive_lengths(lengths: torch.Tensor) -> None:
+    if (lengths <= 0).any():
+        raise BadValue(
+            "Length of all samples has to be greater than 0, but found an element in 'lengths' "
+            f"that is <= 0: lengths must all be positive, got {lengths.tolist()}"
+        )
