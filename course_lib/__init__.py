@@ -23,6 +23,7 @@ Module map (one concept per file):
 - ``models``, ``seq2seq``, ``training``, ``plots``  what lectures train and draw
 - ``translation``  the shipped date-translation task (written dates -> ISO)   (lecture 10)
 - ``bleu``         corpus BLEU from scratch, equal to sacrebleu's       (lecture 10)
+- ``chrf``         chrF and chrF++ (character n-gram F-score) from scratch, equal to sacrebleu's
 - ``ngram``        add-k and Kneser-Ney n-gram language models          (lecture 8)
 - ``interpretable`` LSTM cells that track quotes and brackets           (lecture 8)
 - ``conditional``  a character GRU that writes a surname of a given origin (lecture 8)
@@ -96,6 +97,7 @@ _EXPORTS = {
     "plots": ["plot_loss", "plot_confusion_matrix", "plot_attention", "plot_forecast"],
     "translation": ["date_pairs", "date_splits", "date_tokens"],
     "bleu": ["corpus_bleu", "sentence_bleu", "BLEUScore"],
+    "chrf": ["corpus_chrf", "CHRFScore"],
     "ngram": ["NGramLM"],
     "interpretable": ["quoted_text", "cell_states", "correlations", "coloured_text"],
     "conditional": ["ConditionalCharRNN", "generate_names"],

@@ -34,14 +34,6 @@ _TORCH_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 # seq2seq still calls these two with the value first; course_lib.validation's take the name first
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    return check_int(name, value, minimum)
-
-
-def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    return check_choice(name, value, choices)
-
-
 def recurrent_layer(cell: str, backend: str = "course_lib", **kwargs) -> nn.Module:
     """An ``RNN``/``LSTM``/``GRU`` layer from ``course_lib`` or ``torch.nn``, same arguments."""
     check_choice("cell", cell, _CELLS)

@@ -31,7 +31,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from course_lib.models import _BACKENDS, _check_choice, _check_int, pack_padded, recurrent_layer
+from course_lib.models import _BACKENDS, pack_padded, recurrent_layer
+from course_lib.validation import check_choice, check_int
 
 PAD, START, EOS = "<PAD>", "<START>", "<EOS>"
 SPECIALS = (PAD, START, EOS)  # indices 0, 1, 2 in every seq2seq vocabulary here
@@ -63,8 +64,8 @@ def pad_seq2seq(
     :func:`course_lib.text.word_tokenize`, which drops punctuation) or token lists.
     Raises ``ValueError`` if a sentence does not fit its number of steps.
     """
-    encoder_steps = _check_int(encoder_steps, "encoder_steps")
-    decoder_steps = _check_int(decoder_steps, "decoder_steps", minimum=2)
+    encoder_steps = check_int("encoder_steps", encoder_steps, 1)
+    decoder_steps = check_int("decoder_steps", decoder_steps, 2)
     tokenize = tokenize or _default_tokenize
     if not callable(tokenize):
         raise TypeError(f"tokenize must be callable or None, got {type(tokenize).__name__}")
@@ -95,9 +96,9 @@ def reversal_pairs(
     The right alignment is known (output ``i`` comes from input ``S+1-i``), so a
     trained attention map should show an anti-diagonal.
     """
-    _check_int(n, "n")
-    _check_int(min_len, "min_len")
-    _check_int(max_len, "max_len", minimum=min_len)
+    check_int("n", n, 1)
+    check_int("min_len", min_len, 1)
+    check_int("max_len", max_len, min_len)
     if not isinstance(alphabet, str) or len(set(alphabet)) < 2:
         raise ValueError("alphabet must be a str of at least two distinct characters")
     rng = random.Random(seed)
@@ -149,9 +150,9 @@ class BahdanauAttention(nn.Module):
 
     def __init__(self, query_size: int, key_size: int, attention_size: int) -> None:
         super().__init__()
-        _check_int(query_size, "query_size")
-        _check_int(key_size, "key_size")
-        _check_int(attention_size, "attention_size")
+        check_int("query_size", query_size, 1)
+        check_int("key_size", key_size, 1)
+        check_int("attention_size", attention_size, 1)
         self.W_s = nn.Linear(query_size, attention_size, bias=False)
         self.W_h = nn.Linear(key_size, attention_size, bias=True)
         self.v = nn.Linear(attention_size, 1, bias=False)
@@ -189,10 +190,10 @@ class Encoder(nn.Module):
         bidirectional: bool = True, backend: str = "course_lib",
     ) -> None:
         super().__init__()
-        self.backend = _check_choice(backend, "backend", _BACKENDS)
-        self.embedding = nn.Embedding(_check_int(vocab_size, "vocab_size"), _check_int(embedding_dim, "embedding_dim"), padding_idx=0)
+        self.backend = check_choice("backend", backend, _BACKENDS)
+        self.embedding = nn.Embedding(check_int("vocab_size", vocab_size, 1), check_int("embedding_dim", embedding_dim, 1), padding_idx=0)
         self.rnn = recurrent_layer(
-            "gru", backend, input_size=embedding_dim, hidden_size=_check_int(hidden_size, "hidden_size"),
+            "gru", backend, input_size=embedding_dim, hidden_size=check_int("hidden_size", hidden_size, 1),
             batch_first=True, bidirectional=bool(bidirectional),
         )
         self.output_size = hidden_size * (2 if bidirectional else 1)
@@ -221,8 +222,8 @@ class AttentionDecoder(nn.Module):
         attention_size: int | None = None, backend: str = "course_lib",
     ) -> None:
         super().__init__()
-        _check_choice(backend, "backend", _BACKENDS)
-        self.embedding = nn.Embedding(_check_int(vocab_size, "vocab_size"), _check_int(embedding_dim, "embedding_dim"), padding_idx=0)
+        check_choice("backend", backend, _BACKENDS)
+        self.embedding = nn.Embedding(check_int("vocab_size", vocab_size, 1), check_int("embedding_dim", embedding_dim, 1), padding_idx=0)
         self.attention = BahdanauAttention(hidden_size, context_size, attention_size or hidden_size)
         if backend == "torch":
             self.cell = nn.GRUCell(embedding_dim + context_size, hidden_size)
@@ -329,7 +330,7 @@ class Seq2Seq(nn.Module):
         Returns the tokens ``(B, L)`` (``<EOS>`` included, then ``<PAD>`` = 0) and the
         attention weights ``(B, L, S)``: row ``i`` is ``alpha_i`` over the source.
         """
-        _check_int(max_len, "max_len")
+        check_int("max_len", max_len, 1)
         was_training = self.training
         self.eval()
         keys, mask, s = self.encode(src, src_lengths)
@@ -448,8 +449,8 @@ def beam_search(
         raise ValueError(f"beam_width must be an int of at least 1, got {beam_width!r}")
     if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) or not math.isfinite(length_penalty):
         raise ValueError(f"length_penalty must be a finite number, got {length_penalty!r}")
-    _check_int(max_len, "max_len")
-    B, K = _check_int(batch_size, "batch_size"), beam_width
+    check_int("max_len", max_len, 1)
+    B, K = check_int("batch_size", batch_size, 1), beam_width
     first = state if isinstance(state, torch.Tensor) else state[0]
     if first.shape[0] != B * K:
         raise ValueError(f"state must have batch_size * beam_width = {B * K} rows, got {first.shape[0]}")

@@ -267,12 +267,7 @@ def test_a_copied_passage_is_found(tmp_path):
     assert _passages_found([passage], tmp_path) == [f"copied.py: {' / '.join(passage)}"]
 
 
-@pytest.mark.parametrize("assignment", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=(
-        "course_lib/seq2seq.py's Seq2Seq.greedy_decode holds the loop of a5 part 3's solution "
-        "(weights.append(alpha.masked_fill(...)) / done = done | (y == eos_index) / if done.all(): / break)")))
-    if name == "a5_seq2seq_attention" else name
-    for name in Course.load(REPO).assignments()])
+@pytest.mark.parametrize("assignment", Course.load(REPO).assignments())
 def test_student_wheel_holds_no_passage_of_a_solution_or_hidden_test(student_wheel, tmp_path, assignment):
     zipfile.ZipFile(student_wheel).extractall(tmp_path)
     passages = _secret_passages(REPO / "solutions" / assignment / f"{assignment}.ipynb")

@@ -33,7 +33,8 @@ import wrong_submissions as ws  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 # training cells (and what reads their results) that no catalogued test needs; a3's takes a second
 # and its model is what test_sample samples from
-SLOW = {"a4_packing_classification": {"train"}, "a5_seq2seq_attention": {"train", "attention_map"}}
+SLOW = {"a4_packing_classification": {"train"}, "a5_seq2seq_attention": {"train", "attention_map"},
+        "a6_beam_search_bleu": {"train", "decode"}}
 
 
 def _meta(cell) -> dict:
