@@ -1,20 +1,26 @@
-"""The graded assignments, end to end with real nbgrader (issue 8).
+"""The graded assignments, end to end with real nbgrader and the course's grader.
 
 For every assignment in ``solutions/``:
 
 - ``assignments/`` is exactly what ``nbgrader generate_assignment`` makes from ``solutions/`` now;
 - nothing under ``assignments/`` holds solution markers, hidden tests or solution code lines;
-- the solution notebook autogrades to full marks (manually graded answers left to the grader);
-- the released notebook, unchanged, autogrades to 0 and the run does not crash;
+- graded as an instructor grades (``rnn-course grade``: sandboxed kernel, tests in the judge),
+  the solution earns full marks with nothing reported by the sandbox (manually graded answers
+  left to the grader), and the released notebook, unchanged, scores 0 without crashing the run;
 - a deliberately wrong submission (``tests/assignments/wrong_submissions.py``) loses exactly the
   points of the test cells its mistakes cover, and its feedback page shows the helpful message;
-- ``nbgrader validate`` passes on the solution; ``nbgrader validate --invert`` flags the release's
-  hidden-test cells (stripped to their docstring, they pass) and no visible test.
+- ``nbgrader validate --invert`` flags the release's hidden-test cells (stripped to their
+  docstring, they pass) and no visible test. (That the solution's answers pass the visible
+  tests in the student's own kernel, the ``Validate`` button's check, is
+  ``test_assignment_feedback``'s control case and ``test_student_package``'s fresh venv.)
 
-All the nbgrader work is batched once per session: each assignment gets a temporary course where
-its three submissions (solution, release, wrong) are graded by one ``nbgrader autograde`` call;
-two assignments are graded at a time, and the two ``nbgrader validate`` runs (all notebooks in one
-call each) go on in the background meanwhile.
+The work is batched once per module: one temporary course holds every assignment, released by
+``nbgrader generate_assignment``; one Dask cluster of two workers grades the three submissions of
+each assignment (``rnn-course grade --scheduler``, its warm kernels shared by every run), while
+``nbgrader validate --invert`` (all releases in one call) goes on meanwhile.
+The solutions' passage through the judge is where a2's in-place clipping and numerical
+gradients, a3's training loop run through the student's ``tbptt_step``, a4's model measured by
+the judge and a5's scripted decoder reach the student's code only through proxies.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -49,6 +54,7 @@ def _load_fixtures():
 _fixtures = _load_fixtures()
 CASES, make_submission, read = _fixtures.CASES, _fixtures.make_submission, _fixtures.read
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
+RNN_COURSE = str(Path(sys.executable).parent / "rnn-course")
 ASSIGNMENTS = sorted(
     p.name for p in (REPO / "solutions").iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").exists()
 )
@@ -66,81 +72,86 @@ def _background(*args: str, cwd: Path) -> subprocess.Popen:
 
 
 class Course:
-    """A temporary copy of the course for one assignment: its release and graded submissions."""
+    """The temporary course every assignment is released into and graded in."""
 
-    def __init__(self, root: Path, assignment: str):
+    def __init__(self, root: Path):
         self.root = root
-        self.assignment = assignment
-        self.runs: dict[str, subprocess.CompletedProcess] = {}
-        self.seconds = 0.0
+        self.runs: dict[tuple[str, str], subprocess.CompletedProcess] = {}
         root.mkdir(parents=True)
         shutil.copy(REPO / "nbgrader_config.py", root)
-        shutil.copytree(
-            REPO / "solutions" / assignment,
-            root / "solutions" / assignment,
-            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
-        )
+        for assignment in ASSIGNMENTS:
+            shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
 
-    def notebook(self, folder: str) -> Path:
-        return self.root / folder / self.assignment / f"{self.assignment}.ipynb"
+    def notebook(self, folder: str, assignment: str) -> Path:
+        return self.root / folder / assignment / f"{assignment}.ipynb"
 
-    def submit(self, student: str, nb) -> None:
-        target = self.root / "submitted" / student / self.assignment
-        target.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(target / f"{self.assignment}.ipynb"))
+    def release(self, assignment: str) -> None:
+        self.runs["generate", assignment] = _nbgrader("generate_assignment", assignment, "--force",
+                                                      cwd=self.root)
 
-    def grade(self) -> "Course":
-        """Release, submit the three notebooks, autograde them in one call, feedback for the wrong one."""
-        t0 = time.perf_counter()
-        a = self.assignment
-        self.runs["generate"] = _nbgrader("generate_assignment", a, "--force", cwd=self.root)
-        release, solution = read(self.notebook("assignments")), read(self.notebook("solutions"))
-        case = CASES[a]
-        self.submit(SOLUTION, solution)
-        self.submit(RELEASE, release)
-        self.submit(case.student, make_submission(release, solution, case.replace))
-        self.runs["autograde"] = _nbgrader("autograde", a, "--force", cwd=self.root)
-        self.runs["feedback"] = _nbgrader("generate_feedback", a, "--student", case.student, "--force", cwd=self.root)
-        self.seconds = time.perf_counter() - t0
-        return self
+    def grade(self, assignment: str, scheduler: str) -> None:
+        """Submit the release filled with the solution's answers, the release unchanged and the
+        wrong submission; grade the three in one run."""
+        release, solution = read(self.notebook("assignments", assignment)), read(self.notebook("solutions", assignment))
+        case = CASES[assignment]
+        export = self.root / "export" / assignment
+        for student, nb in ((SOLUTION, make_submission(release, solution)), (RELEASE, release),
+                            (case.student, make_submission(release, solution, case.replace))):
+            (export / student / assignment).mkdir(parents=True)
+            nbformat.write(nb, str(export / student / assignment / f"{assignment}.ipynb"))
+        self.runs["grade", assignment] = subprocess.run(
+            [RNN_COURSE, "grade", assignment, str(export), "--scheduler", scheduler,
+             "--course-dir", str(self.root), "--no-progress"],
+            cwd=self.root, capture_output=True, text=True, timeout=900)
+
+    def messages(self, assignment: str, student: str) -> str:
+        """The first line of the student's grading log: status, and the run's message if any."""
+        log = self.root / "grading" / assignment / "logs" / f"{student}.log"
+        return log.read_text().split("\n", 1)[0]
 
 
 @pytest.fixture(scope="module")
-def courses(tmp_path_factory) -> dict[str, Course]:
-    """Every assignment graded in its own temporary course, two at a time (2 cores), while
-    `nbgrader validate` runs on the solutions and `--invert` on the releases in the background."""
+def course(tmp_path_factory) -> Course:
+    """Every assignment released into one temporary course and graded there, while `nbgrader
+    validate --invert` runs on the releases in the background."""
+    from tests.scale.dask_cluster import LocalDaskCluster
+
     base = tmp_path_factory.mktemp("courses")
     start = time.perf_counter()
     # run outside the course (no nbgrader_config.py): give cells the course's time limit, not
     # nbgrader's 30 s, which a training cell can pass on a busy 2-core machine
     limit = "--Execute.timeout=120"
-    validate = _background("validate", limit, *(str(REPO / "solutions" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
     invert = _background("validate", limit, "--invert", *(str(REPO / "assignments" / a / f"{a}.ipynb") for a in ASSIGNMENTS), cwd=base)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # each job only waits on nbgrader subprocesses
-        graded = list(pool.map(lambda a: Course(base / a, a).grade(), ASSIGNMENTS))
-    result = {c.assignment: c for c in graded}
-    for name, proc in (("validate", validate), ("validate --invert", invert)):
-        out, _ = proc.communicate(timeout=600)
-        VALIDATE_RUNS[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
-    timings = {c.assignment: round(c.seconds, 1) for c in graded}
-    print(f"\nnbgrader: {timings}, total {time.perf_counter() - start:.1f} s")
-    return result
+    course = Course(base / "course")
+    for assignment in ASSIGNMENTS:
+        course.release(assignment)
+    cluster = LocalDaskCluster(n_workers=2).start()
+    try:
+        for assignment in ASSIGNMENTS:
+            course.grade(assignment, cluster.address)
+    finally:
+        cluster.stop()
+    out, _ = invert.communicate(timeout=600)
+    VALIDATE_RUNS["validate --invert"] = subprocess.CompletedProcess(invert.args, invert.returncode, out, "")
+    print(f"\nreleased, graded and validated in {time.perf_counter() - start:.1f} s")
+    return course
 
 
 VALIDATE_RUNS: dict[str, subprocess.CompletedProcess] = {}
 
 
 @pytest.fixture(scope="module")
-def validate_runs(courses) -> dict[str, subprocess.CompletedProcess]:
+def validate_runs(course) -> dict[str, subprocess.CompletedProcess]:
     return VALIDATE_RUNS
 
 
-def _scores(course: Course, student: str) -> dict[str, tuple[float | None, float, str]]:
+def _scores(course: Course, assignment: str, student: str) -> dict[str, tuple[float | None, float, str]]:
     """grade_id -> (score, max_score, cell type) from the gradebook."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
-        nb = gb.find_submission_notebook(course.assignment, course.assignment, student)
+        nb = gb.find_submission_notebook(assignment, assignment, student)
         return {g.name: (g.auto_score, g.max_score, g.cell.cell_type) for g in nb.grades}
 
 
@@ -179,9 +190,8 @@ def test_solution_notebook_follows_the_house_rules(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_release_is_what_nbgrader_generates_now(courses, assignment):
-    course = courses[assignment]
-    run = course.runs["generate"]
+def test_release_is_what_nbgrader_generates_now(course, assignment):
+    run = course.runs["generate", assignment]
     assert run.returncode == 0, run.stderr
     committed = sorted(p.relative_to(REPO / "assignments" / assignment) for p in (REPO / "assignments" / assignment).rglob("*") if p.is_file())
     fresh = sorted(p.relative_to(course.root / "assignments" / assignment) for p in (course.root / "assignments" / assignment).rglob("*") if p.is_file())
@@ -222,46 +232,42 @@ def test_release_holds_no_solution_or_hidden_tests(assignment):
         assert not leaked, f"{path.relative_to(REPO)} contains solution or hidden-test lines: {leaked[:5]}"
 
 
+def _graded(course: Course, assignment: str) -> None:
+    run = course.runs["grade", assignment]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_autogrades_to_full_marks(courses, assignment):
-    course = courses[assignment]
-    run = course.runs["autograde"]
-    assert run.returncode == 0, run.stdout + run.stderr
-    scores = _scores(course, SOLUTION)
+def test_solution_earns_full_marks_through_the_judge(course, assignment):
+    _graded(course, assignment)
+    scores = _scores(course, assignment, SOLUTION)
     auto = {k: v for k, v in scores.items() if v[2] == "code"}
     lost = {k: v for k, v in auto.items() if v[0] != v[1]}
     assert not lost, f"the solution loses points on {lost}"
     assert all(v[0] is None for v in scores.values() if v[2] == "markdown"), "written answers are graded by hand"
+    assert course.messages(assignment, SOLUTION).startswith(f"{SOLUTION}: graded in "), \
+        "the sandbox reported something on the solution"
+    assert " - " not in course.messages(assignment, SOLUTION), course.messages(assignment, SOLUTION)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_unchanged_release_autogrades_to_zero(courses, assignment):
-    course = courses[assignment]
-    assert course.runs["autograde"].returncode == 0
+def test_unchanged_release_autogrades_to_zero(course, assignment):
+    _graded(course, assignment)
     assert (course.root / "autograded" / RELEASE / assignment / f"{assignment}.ipynb").exists()
-    scores = _scores(course, RELEASE)
+    scores = _scores(course, assignment, RELEASE)
     assert scores and all(score in (0, None) for score, _, _ in scores.values()), scores
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_wrong_submission_loses_exactly_its_tests_and_says_why(courses, assignment):
-    course, case = courses[assignment], CASES[assignment]
-    assert course.runs["autograde"].returncode == 0
-    scores = _scores(course, case.student)
+def test_wrong_submission_loses_exactly_its_tests_and_says_why(course, assignment):
+    case = CASES[assignment]
+    _graded(course, assignment)
+    scores = _scores(course, assignment, case.student)
     failed = {k for k, (score, top, kind) in scores.items() if kind == "code" and score != top}
     assert failed == case.fails
-    run = course.runs["feedback"]
-    assert run.returncode == 0, run.stderr
     html = (course.root / "feedback" / case.student / assignment / f"{assignment}.html").read_text()
     for message in case.messages:
         assert message in html, f"feedback for {case.student} lacks {message!r}"
-
-
-def test_validate_passes_on_every_solution(validate_runs):
-    run = validate_runs["validate"]
-    assert run.returncode == 0, run.stdout
-    assert run.stdout.count("Success! Your notebook passes all the tests.") == len(ASSIGNMENTS), run.stdout
-    assert "VALIDATION FAILED" not in run.stdout
 
 
 def test_validate_invert_flags_exactly_the_hidden_test_cells_of_each_release(validate_runs):

@@ -29,6 +29,8 @@ import resource
 import sys
 import traceback
 
+from course_lib.grading import preload
+
 #: imported once here, inherited by every child
 PRELOAD = ("course_lib.grading.nbgrader_child", "course_lib.grading.integrity")
 
@@ -37,6 +39,7 @@ def main() -> None:
     """Serve requests from stdin until it closes."""
     for module in PRELOAD:
         importlib.import_module(module)
+    preload.import_notebook_modules()
     # the preloaded modules (torch among them) hold millions of objects; a child's garbage
     # collector walking them would write to every page they live on, copying each page the
     # fork shared. Frozen, the collector leaves them alone.

@@ -62,13 +62,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from course_lib.grading import kernel_launcher
+from course_lib.grading import kernel_launcher, preload
 
-#: imported once here, inherited by every kernel
+#: imported once here with preload's notebook modules, inherited by every kernel
 #: (not matplotlib's inline backend: it hooks into the IPython shell when first imported, which
 #: must happen in the kernel, after its shell exists)
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib.pyplot",
-           "numpy", "torch", "course_lib", "course_lib.checks")
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DISABLE_ENV = "RNN_COURSE_WARM_KERNELS"  # "off": every kernel starts cold
@@ -132,6 +131,7 @@ def main(socket_path: str) -> None:
     """Preload, probe, then fork a kernel per connection until stdin closes."""
     for module in PRELOAD:
         importlib.import_module(module)
+    preload.import_notebook_modules()
     gc.freeze()  # kernels' collectors then leave the preloaded objects' pages shared
     problem = _probe()
     print(json.dumps({"warm": problem is None, "why": problem}), flush=True)

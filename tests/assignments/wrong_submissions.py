@@ -217,9 +217,10 @@ CASES: dict[str, WrongCase] = {
     "a3_lstm_gru": WrongCase(
         student="wrong_gates_no_detach",
         replace={"lstm_cell_forward": LSTM_SWAPPED_GATES, "tbptt_step": TBPTT_NO_DETACH},
-        # without the detach the given training loop stops at its second chunk: the
-        # trained-model test fails too
-        fails=frozenset({"test_lstm_cell_examples", "test_lstm_cell_hidden", "test_tbptt_step", "test_training"}),
+        # without the detach the given training loop stops at its second chunk in the student's
+        # kernel; the grader's judge gets the returned state back as a copy, without history, so
+        # its run of the same loop trains: the mistake costs the step's own test, not two
+        fails=frozenset({"test_lstm_cell_examples", "test_lstm_cell_hidden", "test_tbptt_step"}),
         messages=("your i and f gates look swapped", "you forgot to detach the hidden state"),
     ),
     "a4_packing_classification": WrongCase(
