@@ -41,10 +41,6 @@ from course_lib.grading.forkhost import exit_code
 _FORMGRADER = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
 
 
-def ready() -> None:
-    """Do nothing: a call that returns proves the fork server is up and preloaded."""
-
-
 def nbgrader_main(*argv: str) -> None:
     """Run ``nbgrader <argv>`` exactly as the ``nbgrader`` console script does."""
     sys.argv = ["nbgrader", *argv]
