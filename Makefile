@@ -41,13 +41,8 @@ book: setup
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-# two pytest processes, a test file each at a time (a file's fixtures stay in one process):
-# most heavy tests wait on kernels and subprocesses, so two keep both cores busy.
-# TEST_JOBS=0 runs the suite in this process.
-TEST_JOBS ?= 2
-
 test: setup
-	$(BIN)/python -m pytest --numprocesses $(TEST_JOBS) --dist loadfile
+	$(BIN)/python -m pytest
 
 release: setup
 	$(BIN)/rnn-course release
