@@ -41,7 +41,10 @@ CLASS = {
     "carol": toy.submission(toy.BLANK),
     "dave": toy.CORRUPT,
     "erin": toy.submission(toy.CORRECT),
-    "frank": toy.submission(toy.PARTIAL),
+    # an LMS that exports e-mail addresses as ids: long enough that a kernel socket under a
+    # scratch folder named after it would pass the 107 bytes a Unix socket path may have
+    "frank.from.a.long.lms.export@students.department-of-computing.university.example.edu":
+        toy.submission(toy.PARTIAL),
 }
 TIMESTAMPS = {student: ERIN_LATE if student == "erin" else ON_TIME for student in CLASS}
 

@@ -55,7 +55,9 @@ async def start_warm_up() -> None:
 def grade_submission(bundle: AssignmentBundle, submission: Submission) -> GradingResult:
     """Autograde one submission in a scratch course; return what nbgrader made of it."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f"rnn-course-{submission.student_id}-") as tmp:
+    # not named after the student: the kernel's sockets live in here, and a Unix socket's path
+    # has at most 107 bytes, which a long student id (an e-mail address) would pass
+    with tempfile.TemporaryDirectory(prefix="rnn-course-grade-") as tmp:
         scratch = Path(tmp)
         kernels = zygote.worker_zygote()  # one lookup: the kernels' socket and their CPU count
         env = _materialise(scratch, bundle, submission, kernels and kernels.socket_path)
