@@ -70,13 +70,15 @@ def schedule() -> dict:
 
 
 def _code_names(path: Path) -> set[str]:
-    """``course_lib`` names a notebook's code imports or reads as ``course_lib.X``,
-    leaving out the test helpers of ``course_lib.checks``."""
+    """``course_lib`` names a notebook's code imports or reads as ``course_lib.X``, leaving out
+    the test helpers of ``course_lib.checks`` and what hidden tests import (the grader's oracles,
+    never the student's)."""
     names = set()
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue
-        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        visible = re.sub(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+        source = "\n".join(line for line in visible.splitlines() if not line.lstrip().startswith(("%", "!")))
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_lib"):
                 if node.module != "course_lib.checks":
