@@ -38,6 +38,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from course_lib.validation import check_corpus
+
 SMOOTHING = {"none": None, "floor": 0.1, "add-k": 1.0, "exp": None}  # method -> default smooth_value
 
 
@@ -106,13 +108,7 @@ def corpus_bleu(
         math.isfinite(smooth_value) and smooth_value > 0
     ):
         raise ValueError(f"smooth_value must be a finite number > 0 or None, got {smooth_value!r}")
-    if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence) or len(hypotheses) == 0:
-        raise ValueError("hypotheses must be a non-empty list of token lists")
-    if isinstance(references, str) or not isinstance(references, Sequence) or len(references) != len(hypotheses):
-        raise ValueError(
-            f"references must hold one list of references per hypothesis: {len(hypotheses)} hypotheses, "
-            f"got {len(references) if isinstance(references, Sequence) else type(references).__name__} references"
-        )
+    check_corpus(hypotheses, references, "token lists")
 
     matches, totals = [0] * max_order, [0] * max_order
     hyp_len = ref_len = 0

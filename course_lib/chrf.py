@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from course_lib.validation import check_corpus
+
 PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
@@ -121,13 +123,7 @@ def corpus_chrf(
             raise ValueError(f"{name} must be an int of at least {least}, got {value!r}")
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (math.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
-    if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence) or len(hypotheses) == 0:
-        raise ValueError("hypotheses must be a non-empty list of str")
-    if isinstance(references, str) or not isinstance(references, Sequence) or len(references) != len(hypotheses):
-        raise ValueError(
-            f"references must hold one list of references per hypothesis: {len(hypotheses)} hypotheses, "
-            f"got {len(references) if isinstance(references, Sequence) else type(references).__name__} references"
-        )
+    check_corpus(hypotheses, references, "str")
     totals = [(0, 0, 0)] * (char_order + word_order)
     for i, (hyp, refs) in enumerate(zip(hypotheses, references)):
         if not isinstance(hyp, str):

@@ -137,6 +137,18 @@ def check_list(name: str, value: Any, of: str) -> list:
     return list(value)
 
 
+def check_corpus(hypotheses: Any, references: Any, of: str) -> None:
+    """A scored corpus: a non-empty list of hypotheses (each one ``of``) and one list of
+    references per hypothesis (ValueError, as the metrics' other argument checks)."""
+    if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence) or len(hypotheses) == 0:
+        raise ValueError(f"hypotheses must be a non-empty list of {of}")
+    if isinstance(references, str) or not isinstance(references, Sequence) or len(references) != len(hypotheses):
+        raise ValueError(
+            f"references must hold one list of references per hypothesis: {len(hypotheses)} hypotheses, "
+            f"got {len(references) if isinstance(references, Sequence) else type(references).__name__} references"
+        )
+
+
 def check_labels(name: str, value: Any, n: int) -> list[str]:
     """``value`` must be a sequence of exactly ``n`` strings (axis labels, tokens)."""
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != n:
