@@ -41,8 +41,14 @@ book: setup
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going --path-output . .
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
+# two pytest processes, a test file each at a time (a file's fixtures stay in one process):
+# most heavy tests wait on kernels and subprocesses, so two keep both cores busy
+# (tests/conftest.py gives every process one compute thread, so they do not thrash).
+# TEST_JOBS=0 runs the suite in this process.
+TEST_JOBS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses $(TEST_JOBS) --dist loadfile
 
 release: setup
 	$(BIN)/rnn-course release

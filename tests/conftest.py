@@ -12,6 +12,13 @@ VENV_BIN = Path(sys.executable).parent
 
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One compute thread per process: `make test` runs two pytest processes on two
+# cores, and each starts kernels, book builds and graders of its own. With torch's
+# default (a thread per core, spinning between parallel regions) those processes
+# steal each other's cores and the suite runs slower, not faster. Set before
+# torch is imported here or in any subprocess, which inherit it.
+for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 
 @pytest.fixture(autouse=True)
