@@ -12,7 +12,7 @@ Serves lecture 5 (long short-term memory). One step, with torch's gate order i, 
 
 The four W_i* blocks are stacked, in that order, into one ``weight_ih`` (4H, H_in), and the
 four W_h* blocks into one ``weight_hh`` (4H, H_out), so a single matmul computes all gates.
-``LSTM(..., backend="manual")`` runs each layer with ``course_lib.lstm_manual.lstm_layer``,
+``LSTM(..., backward="manual")`` runs each layer with ``course_lib.lstm_manual.lstm_layer``,
 whose backward pass is backpropagation through time written by hand (lecture 5).
 """
 
@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from course_lib.recurrent import RNNBase, RNNCellBase, State
 from course_lib.validation import BadType, check_choice
 
-BACKENDS = ("autograd", "manual")
+BACKWARDS = ("autograd", "manual")
 
 
 def lstm_step(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
@@ -99,9 +99,10 @@ class LSTM(RNNBase):
     With ``proj_size`` = P > 0 each layer has ``weight_hr_l{k}`` (P, H), h_t is projected to P
     features (H_out = P) and ``weight_hh_l{k}`` is (4H, P); the cell state c_t keeps H.
 
-    ``backend`` (keyword only, not in torch): "autograd" (default) runs the step below under
-    autograd; "manual" runs each layer and direction with ``course_lib.lstm_manual.lstm_layer``,
-    whose backward is hand-written BPTT. "manual" covers dense input without projection only.
+    ``backward`` (keyword only, not in torch) chooses how the gradients are computed:
+    "autograd" (default) runs the step below under autograd; "manual" runs each layer and
+    direction with ``course_lib.lstm_manual.lstm_layer``, whose backward pass is hand-written
+    BPTT. "manual" covers dense input without projection only.
 
     >>> rnn = LSTM(10, 20, 2)
     >>> input, h0, c0 = torch.randn(5, 3, 10), torch.randn(2, 3, 20), torch.randn(2, 3, 20)
@@ -125,19 +126,19 @@ class LSTM(RNNBase):
         device: Optional[Union[torch.device, str]] = None,
         dtype: Optional[torch.dtype] = None,
         *,
-        backend: str = "autograd",
+        backward: str = "autograd",
     ) -> None:
-        check_choice("backend", backend, BACKENDS)
-        if backend == "manual" and proj_size:
+        check_choice("backward", backward, BACKWARDS)
+        if backward == "manual" and proj_size:
             raise ValueError(
-                f"backend='manual' does not implement proj_size > 0 (got proj_size={proj_size}); "
-                "use backend='autograd'"
+                f"backward='manual' does not implement proj_size > 0 (got proj_size={proj_size}); "
+                "use backward='autograd'"
             )
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             proj_size, device, dtype,
         )
-        self.backend = backend
+        self.backward = backward
 
     def _state_sizes(self) -> tuple[int, ...]:
         return (self.proj_size or self.hidden_size, self.hidden_size)  # h: H_out, c: H
@@ -161,12 +162,12 @@ class LSTM(RNNBase):
         direction: int,
         batch_sizes: Optional[list[int]],
     ) -> tuple[Tensor, State]:
-        if self.backend == "autograd":
+        if self.backward == "autograd":
             return super()._run_direction(x, state, layer, direction, batch_sizes)
         if batch_sizes is not None:
             raise ValueError(
-                "backend='manual' takes a dense (L, N, H_in) input, not a PackedSequence; "
-                "use backend='autograd' or pad the batch"
+                "backward='manual' takes a dense (L, N, H_in) input, not a PackedSequence; "
+                "use backward='autograd' or pad the batch"
             )
         from course_lib.lstm_manual import lstm_layer
 
@@ -180,4 +181,4 @@ class LSTM(RNNBase):
         return output, (h, c)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + ("" if self.backend == "autograd" else ", backend='manual'")
+        return super().extra_repr() + ("" if self.backward == "autograd" else ", backward='manual'")

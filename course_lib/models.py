@@ -33,7 +33,6 @@ _COURSE_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 _TORCH_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-# seq2seq still calls these two with the value first; course_lib.validation's take the name first
 def recurrent_layer(cell: str, backend: str = "course_lib", **kwargs) -> nn.Module:
     """An ``RNN``/``LSTM``/``GRU`` layer from ``course_lib`` or ``torch.nn``, same arguments."""
     check_choice("cell", cell, _CELLS)

@@ -1,5 +1,5 @@
 """What only the LSTM has: the projection ``proj_size`` (h_t = W_hr h_t) and the manual-BPTT
-backend, each against torch.nn.LSTM.
+backward pass (``backward="manual"``), each against torch.nn.LSTM.
 
 Everything RNN, GRU and LSTM share (parameters, shapes, states, packing, dropout, the cell
 against the layer) is specified once for all three in test_recurrent_layers.py.
@@ -93,11 +93,11 @@ def test_packed_sequence_with_projection_matches_torch(enforce_sorted, num_layer
     assert_same_as_torch(ours, theirs, [padded, h0, c0], call, F64)
 
 
-# -- the manual-BPTT backend -------------------------------------------------------------------
+# -- the manual-BPTT backward pass -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("num_layers,bidirectional,bias", [(1, False, True), (2, True, True), (2, False, False)])
-def test_manual_backend_equals_autograd_backend(num_layers, bidirectional, bias, monkeypatch):
+def test_manual_backward_equals_autograd(num_layers, bidirectional, bias, monkeypatch):
     lstm_manual = pytest.importorskip("course_lib.lstm_manual")
     calls = []
     layer = lstm_manual.lstm_layer
@@ -105,7 +105,7 @@ def test_manual_backend_equals_autograd_backend(num_layers, bidirectional, bias,
     kwargs = dict(input_size=3, hidden_size=4, num_layers=num_layers, bidirectional=bidirectional,
                   bias=bias, dtype=torch.float64)
     autograd = LSTM(**kwargs)
-    manual = LSTM(**kwargs, backend="manual")
+    manual = LSTM(**kwargs, backward="manual")
     manual.load_state_dict(autograd.state_dict())
     x = torch.randn(5, 2, 3, dtype=torch.float64)
     h0, c0 = states(num_layers * (2 if bidirectional else 1), 2, 4)

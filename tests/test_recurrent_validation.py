@@ -105,14 +105,14 @@ def test_unknown_nonlinearity_is_a_value_error(cls):
         cls(3, 4, nonlinearity="sigmoid")
 
 
-def test_unknown_backend_is_a_value_error():
-    with pytest.raises(ValueError, match="backend must be one of"):
-        LSTM(3, 4, backend="cudnn")
+def test_unknown_backward_is_a_value_error():
+    with pytest.raises(ValueError, match="backward must be one of"):
+        LSTM(3, 4, backward="cudnn")
 
 
-def test_manual_backend_with_projection_is_a_value_error():
-    with pytest.raises(ValueError, match="backend='manual' does not implement proj_size"):
-        LSTM(3, 4, proj_size=2, backend="manual")
+def test_manual_backward_with_projection_is_a_value_error():
+    with pytest.raises(ValueError, match="backward='manual' does not implement proj_size"):
+        LSTM(3, 4, proj_size=2, backward="manual")
 
 
 # -- forward: input ----------------------------------------------------------------------------
@@ -151,11 +151,11 @@ def test_packed_input_of_wrong_feature_size_is_a_value_error(cls):
         cls(3, 4)(packed)
 
 
-def test_manual_backend_with_packed_input_is_a_value_error():
+def test_manual_backward_with_packed_input_is_a_value_error():
     pytest.importorskip("course_lib.lstm_manual")
     packed = pack_sequence([torch.zeros(3, 3), torch.zeros(1, 3)])
-    with pytest.raises(ValueError, match="backend='manual' takes a dense"):
-        LSTM(3, 4, backend="manual")(packed)
+    with pytest.raises(ValueError, match="backward='manual' takes a dense"):
+        LSTM(3, 4, backward="manual")(packed)
 
 
 # -- forward: initial state --------------------------------------------------------------------
