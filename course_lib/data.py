@@ -381,8 +381,8 @@ def pad_collate(
 
     ``padding_value`` has no default on purpose: the padding index is a convention of the
     vocabulary, not of this function. In a :class:`~course_lib.text.Vocab` index 0 is
-    ``<unk>`` and ``<pad>`` comes last; Assignment 1 and the seq2seq examples put their
-    padding at 0. A silent default of 0 would pad with ``<unk>`` in every ``Vocab``.
+    ``<unk>`` and ``<pad>`` comes last, unless it was built with ``pad_first=True`` (as the
+    seq2seq vocabularies are). A silent default of 0 would pad with ``<unk>`` in a default ``Vocab``.
     """
     if isinstance(batch, (str, bytes)) or not isinstance(batch, Sequence) or len(batch) == 0:
         raise ValueError("batch must be a non-empty list of (sequence, target) pairs")

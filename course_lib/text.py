@@ -83,11 +83,15 @@ def bag_of_words(
 class Vocab:
     """A token <-> index table with ``<unk>`` and ``<pad>``, as in lecture 7 (RNN step 1).
 
-    Index layout, the slide's: ``<unk>`` is 0, then ``<bos>`` and ``<eos>`` if
-    asked for, then the ordinary tokens, and ``<pad>`` last. Any token not in the
-    table encodes to ``<unk>``. Other parts of the course lay special tokens out
-    differently (Assignment 1: ``<pad>`` 0, ``<unk>`` 1; the seq2seq examples: ``<PAD>`` 0),
-    so code asks for ``pad_index`` and ``unk_index`` instead of assuming a number.
+    The one vocabulary type of the course: word and character models, the conditional
+    name generator and the encoder-decoder all number their tokens with it. Index
+    layout, the slide's: ``<unk>`` is 0, then ``<bos>`` and ``<eos>`` if asked for, then
+    the ordinary tokens, and ``<pad>`` last. With ``pad_first=True``, ``<pad>`` moves to 0
+    and the rest shift by one: ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``, then the tokens,
+    the layout of the seq2seq models (``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2). Any token not
+    in the table encodes to ``<unk>``. Where a special token sits is a convention, so
+    code asks for ``pad_index``, ``unk_index``, ``bos_index`` and ``eos_index`` instead
+    of assuming a number.
 
     Args:
         texts: the training texts (strings), or token lists when ``tokenizer=None``.
@@ -99,7 +103,9 @@ class Vocab:
             the most frequent first, ties broken alphabetically.
         order: how the kept tokens are numbered: ``"frequency"`` (most frequent
             first, ties alphabetical), ``"alphabetical"`` (the slide's) or ``"first_seen"``.
-        bos, eos: add ``<bos>`` / ``<eos>`` (language models and seq2seq need them).
+        bos, eos: add ``<bos>`` / ``<eos>`` (sequence generators and seq2seq need them:
+            ``<bos>`` is the decoder's first input, ``<eos>`` ends an output).
+        pad_first: put ``<pad>`` at index 0 instead of last.
     """
 
     unk_token = "<unk>"
@@ -117,6 +123,7 @@ class Vocab:
         order: str = "frequency",
         bos: bool = False,
         eos: bool = False,
+        pad_first: bool = False,
     ) -> None:
         if tokenizer not in _TOKENIZERS:
             raise ValueError(f"tokenizer must be one of 'word', 'char' or None, got {tokenizer!r}")
@@ -133,7 +140,7 @@ class Vocab:
                 raise ValueError(f"max_size must be non-negative, got {max_size}")
         if order not in _ORDERS:
             raise ValueError(f"order must be one of {_ORDERS}, got {order!r}")
-        for name, flag in (("bos", bos), ("eos", eos)):
+        for name, flag in (("bos", bos), ("eos", eos), ("pad_first", pad_first)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
         self.tokenizer = tokenizer
@@ -143,9 +150,10 @@ class Vocab:
         counts: Counter[str] = Counter()
         for i, text in enumerate(texts):
             counts.update(self.tokenize(text, name=f"texts[{i}]"))
-        specials = [self.unk_token] + [self.bos_token] * bos + [self.eos_token] * eos
+        specials = [self.bos_token] * bos + [self.eos_token] * eos
+        reserved = {self.unk_token, self.pad_token, *specials}
         kept = sorted(
-            (t for t, c in counts.items() if c >= min_freq and t not in specials + [self.pad_token]),
+            (t for t, c in counts.items() if c >= min_freq and t not in reserved),
             key=lambda t: (-counts[t], t),
         )[:max_size]
         if order == "alphabetical":
@@ -153,7 +161,10 @@ class Vocab:
         elif order == "first_seen":
             first = {t: i for i, t in enumerate(counts)}  # Counter keeps insertion order
             kept.sort(key=first.__getitem__)
-        self._set_tokens(specials + kept + [self.pad_token])
+        if pad_first:
+            self._set_tokens([self.pad_token] + specials + [self.unk_token] + kept)
+        else:
+            self._set_tokens([self.unk_token] + specials + kept + [self.pad_token])
 
     def _set_tokens(self, tokens: list[str]) -> None:
         self._itos = list(tokens)
@@ -318,3 +329,17 @@ class Vocab:
         vocab.lower = state.get("lower", True)
         vocab._set_tokens(tokens)
         return vocab
+
+
+def check_vocab(name: str, value: object, bos: bool = False, eos: bool = False) -> Vocab:
+    """Return ``value`` if it is a :class:`Vocab` that has ``<bos>`` and ``<eos>`` where asked.
+
+    A decoder starts from ``<bos>`` and stops at ``<eos>``, so the models that generate
+    sequences (seq2seq, the conditional name generator) ask for both.
+    """
+    if not isinstance(value, Vocab):
+        raise TypeError(f"{name} must be a course_lib.text.Vocab, got {type(value).__name__}")
+    for token, wanted, index in (("bos", bos, value.bos_index), ("eos", eos, value.eos_index)):
+        if wanted and index is None:
+            raise ValueError(f"{name} must have <{token}>: build it with Vocab(..., {token}=True)")
+    return value

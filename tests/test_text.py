@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_lib.text import Vocab, bag_of_words, char_tokenize, word_tokenize
+from course_lib.text import Vocab, bag_of_words, char_tokenize, check_vocab, word_tokenize
 
 SLIDE_TEXTS = [
     "The sun is shining",
@@ -114,6 +114,19 @@ def test_bos_and_eos_follow_unk_and_wrap_encodings():
     assert vocab.encode("ba", add_bos=True, add_eos=True) == [1, 4, 3, 2]
 
 
+def test_pad_first_puts_pad_at_zero_and_unk_after_bos_and_eos():
+    vocab = Vocab(["ab"], tokenizer="char", bos=True, eos=True, order="alphabetical", pad_first=True)
+    assert vocab.tokens == ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+    assert (vocab.pad_index, vocab.bos_index, vocab.eos_index, vocab.unk_index) == (0, 1, 2, 3)
+    assert Vocab(["ab"], tokenizer="char", pad_first=True).tokens[:2] == ["<pad>", "<unk>"]
+
+
+def test_pad_first_pads_batches_with_zero():
+    vocab = Vocab(SLIDE_TEXTS, pad_first=True)
+    indices, lengths = vocab.encode_batch(SLIDE_TEXTS[:2] + ["the"])
+    assert indices[2, 1:].tolist() == [0, 0, 0] and lengths.tolist() == [4, 4, 1]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_decode_inverts_encode_for_known_words(seed):
     g = torch.Generator().manual_seed(seed)
@@ -152,9 +165,9 @@ def test_pretokenised_texts_are_accepted_with_tokenizer_none():
     assert vocab.encode(["York", "Paris"]) == [vocab.token_to_index("York"), vocab.unk_index]
 
 
-@pytest.mark.parametrize("tokenizer", ["word", "char"])
-def test_save_then_load_keeps_every_index(tmp_path, tokenizer):
-    vocab = Vocab(SLIDE_TEXTS, tokenizer=tokenizer, bos=True)
+@pytest.mark.parametrize("tokenizer, pad_first", [("word", False), ("char", False), ("char", True)])
+def test_save_then_load_keeps_every_index(tmp_path, tokenizer, pad_first):
+    vocab = Vocab(SLIDE_TEXTS, tokenizer=tokenizer, bos=True, pad_first=pad_first)
     vocab.save(tmp_path / "vocab.json")
     loaded = Vocab.load(tmp_path / "vocab.json")
     assert loaded.tokens == vocab.tokens
@@ -221,6 +234,17 @@ def test_index_out_of_range_raises_value_error():
 
 def test_float_index_raises_type_error():
     assert_raises_naming(TypeError, "index", Vocab(SLIDE_TEXTS).index_to_token, 1.0)
+
+
+def test_non_bool_pad_first_raises_type_error():
+    assert_raises_naming(TypeError, "pad_first", Vocab, SLIDE_TEXTS, pad_first=1)
+
+
+def test_check_vocab_names_the_argument_and_the_missing_token():
+    assert_raises_naming(TypeError, "vocab", check_vocab, "vocab", ["<pad>", "<bos>", "<eos>"])
+    assert_raises_naming(ValueError, "<eos>", check_vocab, "vocab", Vocab(SLIDE_TEXTS, bos=True), bos=True, eos=True)
+    vocab = Vocab(SLIDE_TEXTS, bos=True, eos=True)
+    assert check_vocab("vocab", vocab, bos=True, eos=True) is vocab
 
 
 def test_add_bos_without_bos_token_raises_value_error():
