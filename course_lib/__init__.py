@@ -95,7 +95,7 @@ _EXPORTS = {
         "default_device",
     ],
     "plots": ["plot_loss", "plot_confusion_matrix", "plot_attention", "plot_forecast"],
-    "translation": ["date_pairs", "date_splits", "date_tokens"],
+    "translation": ["date_pairs", "date_splits", "date_vocabulary"],
     "bleu": ["corpus_bleu", "sentence_bleu", "BLEUScore"],
     "chrf": ["corpus_chrf", "CHRFScore"],
     "ngram": ["NGramLM"],

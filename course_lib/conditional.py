@@ -6,7 +6,9 @@ character-level RNN" tutorial: the origin is embedded and joined to every input,
 
     x_t = [E_char c_{t-1} ; E_origin origin],    h_t = GRU(x_t, h_{t-1}),    P(c_t | ...) = softmax(W h_t + b)
 
-and a name is framed as ``<START> c_1 .. c_n <EOS>``, so the model learns where names end.
+and a name is framed as ``<bos> c_1 .. c_n <eos>``, so the model learns where names end. The
+characters are numbered by a :class:`course_lib.text.Vocab` with ``<bos>`` and ``<eos>``; every
+special index is read from it.
 """
 
 from __future__ import annotations
@@ -15,37 +17,28 @@ import torch
 from torch import nn
 
 from course_lib.models import recurrent_layer
+from course_lib.text import Vocab, check_vocab
 from course_lib.validation import check_positive_int
-
-PAD, START, EOS = "<PAD>", "<START>", "<EOS>"
-
-
-def name_tokens(names: list[str]) -> list[str]:
-    """``<PAD>, <START>, <EOS>`` (indices 0, 1, 2) and then every character of ``names``, sorted."""
-    return [PAD, START, EOS] + sorted(set("".join(names)))
 
 
 def encode_names(
-    table: dict[str, list[str]], tokens: list[str]
+    table: dict[str, list[str]], vocab: Vocab
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Names by origin -> ``(inputs (N, T), targets (N, T), origins (N,), origin names)``.
 
-    ``inputs`` is ``<START> c_1 .. c_n``, ``targets`` is ``c_1 .. c_n <EOS>``, both padded with 0."""
+    ``inputs`` is ``<bos> c_1 .. c_n``, ``targets`` is ``c_1 .. c_n <eos>``, both padded with
+    ``vocab.pad_index`` (pass it to the loss as ``ignore_index``)."""
+    check_vocab("vocab", vocab, bos=True, eos=True)
     if not table:
         raise ValueError("table must map at least one origin to its names")
-    index = {t: i for i, t in enumerate(tokens)}
     origins = list(table)
-    rows = [(name, k) for k, origin in enumerate(origins) for name in table[origin]]
-    T = max(len(name) for name, _ in rows) + 1
-    inputs = torch.zeros(len(rows), T, dtype=torch.long)  # (N, T)
-    targets = torch.zeros(len(rows), T, dtype=torch.long)  # (N, T)
-    for r, (name, _) in enumerate(rows):
-        try:
-            ids = [index[c] for c in name]
-        except KeyError as err:
-            raise ValueError(f"tokens is missing the character {err.args[0]!r}") from None
-        inputs[r, : len(ids) + 1] = torch.tensor([index[START]] + ids)
-        targets[r, : len(ids) + 1] = torch.tensor(ids + [index[EOS]])
+    rows = [(vocab.encode(name), k) for k, origin in enumerate(origins) for name in table[origin]]
+    T = max(len(ids) for ids, _ in rows) + 1
+    inputs = torch.full((len(rows), T), vocab.pad_index, dtype=torch.long)  # (N, T)
+    targets = torch.full((len(rows), T), vocab.pad_index, dtype=torch.long)  # (N, T)
+    for r, (ids, _) in enumerate(rows):
+        inputs[r, : len(ids) + 1] = torch.tensor([vocab.bos_index] + ids)
+        targets[r, : len(ids) + 1] = torch.tensor(ids + [vocab.eos_index])
     return inputs, targets, torch.tensor([k for _, k in rows]), origins
 
 
@@ -53,7 +46,7 @@ class ConditionalCharRNN(nn.Module):
     """A character GRU conditioned on a category (here: a surname's origin).
 
     Args:
-        vocab_size: characters, starting ``<PAD>, <START>, <EOS>``.
+        vocab_size: ``len(vocab)``, the characters and the special tokens.
         n_origins: number of categories.
         embedding_dim, origin_dim, hidden_size: sizes of ``E_char``, ``E_origin`` and ``h``.
         backend: ``"course_lib"`` or ``"torch"`` for the GRU layer.
@@ -87,35 +80,39 @@ class ConditionalCharRNN(nn.Module):
 
 @torch.no_grad()
 def generate_names(
-    model: ConditionalCharRNN, tokens: list[str], origin: int, n: int, temperature: float = 1.0,
+    model: ConditionalCharRNN, vocab: Vocab, origin: int, n: int, temperature: float = 1.0,
     max_len: int = 15, generator: torch.Generator | None = None,
 ) -> list[str]:
     """``n`` names of origin index ``origin``, each sampled from ``softmax(logits / temperature)`` character by
-    character until ``<EOS>`` or ``max_len`` characters; ``temperature=0`` takes the argmax."""
+    character until ``<eos>`` or ``max_len`` characters; ``temperature=0`` takes the argmax.
+
+    ``vocab`` is the one the model was trained with; its ``<pad>``, ``<bos>`` and ``<unk>`` are
+    never written."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     n_origins = model.origin.num_embeddings
     if isinstance(origin, bool) or not isinstance(origin, int) or not 0 <= origin < n_origins:
         raise ValueError(f"origin must be an int in 0 .. {n_origins - 1}, got {origin!r}")
+    check_vocab("vocab", vocab, bos=True, eos=True)
     check_positive_int("n", n)
     check_positive_int("max_len", max_len)
     was_training = model.training
     model.eval()
     origins = torch.full((n,), origin, dtype=torch.long)  # (n,)
-    y = torch.full((n, 1), tokens.index(START), dtype=torch.long)  # (n, 1)
+    y = torch.full((n, 1), vocab.bos_index, dtype=torch.long)  # (n, 1)
     hidden, names, done = None, [[] for _ in range(n)], torch.zeros(n, dtype=torch.bool)
     for _ in range(max_len):
         logits, hidden = model(y, origins, hidden)  # (n, 1, V)
         scores = logits[:, -1].clone()  # (n, V)
-        scores[:, [tokens.index(PAD), tokens.index(START)]] = float("-inf")  # never written
+        scores[:, [vocab.pad_index, vocab.bos_index, vocab.unk_index]] = float("-inf")  # never written
         if temperature == 0:
             nxt = scores.argmax(-1)  # (n,)
         else:
             nxt = torch.multinomial(torch.softmax(scores / temperature, -1), 1, generator=generator).squeeze(1)
-        done = done | (nxt == tokens.index(EOS))
+        done = done | (nxt == vocab.eos_index)
         for i in range(n):
             if not done[i]:
-                names[i].append(tokens[int(nxt[i])])
+                names[i].append(vocab.index_to_token(int(nxt[i])))
         if done.all():
             break
         y = nxt.unsqueeze(1)  # (n, 1)

@@ -12,10 +12,12 @@ and translate") the decoder looks back at every ``h_j`` at every step ``i``:
 
 Padding positions of the source get ``e_ij = -inf``, so their weight is exactly 0.
 
-Sentences are framed with the slide's special tokens: the encoder reads the
-source then ``<EOS>``; the decoder reads ``<START>`` then the target (teacher
-forcing) and must output the target then ``<EOS>``; everything is padded with
-``<PAD>`` to a fixed number of steps (:func:`pad_seq2seq`).
+Sentences are framed with the special tokens of :class:`course_lib.text.Vocab`: the
+encoder reads the source then ``<eos>``; the decoder reads ``<bos>`` (the slide's
+``<START>``) then the target (teacher forcing) and must output the target then
+``<eos>``; everything is padded with ``<pad>`` to a fixed number of steps
+(:func:`pad_seq2seq`). The models here number them as
+``Vocab(..., bos=True, eos=True, pad_first=True)`` does: ``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2.
 
 At test time the decoder writes the output itself: :meth:`Seq2Seq.greedy_decode`
 takes the most probable token at every step, :func:`beam_search` keeps the
@@ -32,16 +34,10 @@ import torch
 from torch import nn
 
 from course_lib.models import _BACKENDS, pack_padded, recurrent_layer
+from course_lib.text import Vocab, check_vocab, word_tokenize
 from course_lib.validation import check_choice, check_int
 
-PAD, START, EOS = "<PAD>", "<START>", "<EOS>"
-SPECIALS = (PAD, START, EOS)  # indices 0, 1, 2 in every seq2seq vocabulary here
-
-
-def _default_tokenize(text: str) -> list[str]:
-    from course_lib.text import word_tokenize
-
-    return word_tokenize(text)
+PAD, BOS, EOS = Vocab.pad_token, Vocab.bos_token, Vocab.eos_token
 
 
 def pad_seq2seq(
@@ -56,9 +52,9 @@ def pad_seq2seq(
     With 7 encoder steps and 6 decoder steps, ``'hello, how are you'`` ->
     ``'i am fine'`` gives::
 
-        encoder_input = ['hello', 'how', 'are', 'you', '<EOS>', '<PAD>', '<PAD>']
-        decoder_input = ['<START>', 'i', 'am', 'fine', '<EOS>', '<PAD>']
-        output        = ['i', 'am', 'fine', '<EOS>', '<PAD>', '<PAD>']
+        encoder_input = ['hello', 'how', 'are', 'you', '<eos>', '<pad>', '<pad>']
+        decoder_input = ['<bos>', 'i', 'am', 'fine', '<eos>', '<pad>']
+        output        = ['i', 'am', 'fine', '<eos>', '<pad>', '<pad>']
 
     ``source``/``target`` are strings (split with ``tokenize``, default
     :func:`course_lib.text.word_tokenize`, which drops punctuation) or token lists.
@@ -66,7 +62,7 @@ def pad_seq2seq(
     """
     encoder_steps = check_int("encoder_steps", encoder_steps, 1)
     decoder_steps = check_int("decoder_steps", decoder_steps, 2)
-    tokenize = tokenize or _default_tokenize
+    tokenize = tokenize or word_tokenize
     if not callable(tokenize):
         raise TypeError(f"tokenize must be callable or None, got {type(tokenize).__name__}")
 
@@ -83,7 +79,7 @@ def pad_seq2seq(
     if len(tgt) + 1 > decoder_steps:
         raise ValueError(f"decoder_steps must be at least len(target) + 1 = {len(tgt) + 1}, got {decoder_steps}")
     encoder_input = src + [EOS] + [PAD] * (encoder_steps - len(src) - 1)
-    decoder_input = [START] + tgt + [EOS] + [PAD] * (decoder_steps - len(tgt) - 2)
+    decoder_input = [BOS] + tgt + [EOS] + [PAD] * (decoder_steps - len(tgt) - 2)
     output = tgt + [EOS] + [PAD] * (decoder_steps - len(tgt) - 1)
     return encoder_input, decoder_input[:decoder_steps], output
 
@@ -110,31 +106,25 @@ def reversal_pairs(
 
 
 def encode_pairs(
-    pairs: Sequence[tuple[str, str]],
-    tokens: Sequence[str],
-    tokenize: Callable[[str], list[str]] = list,
+    pairs: Sequence[tuple[str, str]], vocab: Vocab
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Turn sentence pairs into padded index tensors with :func:`pad_seq2seq`.
 
-    ``tokens`` is the vocabulary; it must start with ``<PAD>, <START>, <EOS>``.
+    ``vocab`` splits each sentence with its tokenizer and numbers the tokens (unknown ones
+    become ``<unk>``); it needs ``<bos>`` and ``<eos>`` (``Vocab(..., bos=True, eos=True)``).
     Returns ``(src, src_lengths, decoder_input, output)`` of shapes ``(B, S)``,
-    ``(B,)``, ``(B, T)``, ``(B, T)``, where ``src_lengths`` counts the ``<EOS>``.
+    ``(B,)``, ``(B, T)``, ``(B, T)``, where ``src_lengths`` counts the ``<eos>``.
     """
-    if tuple(tokens[:3]) != SPECIALS:
-        raise ValueError(f"tokens must start with {SPECIALS}, got {tuple(tokens[:3])}")
+    check_vocab("vocab", vocab, bos=True, eos=True)
     if len(pairs) == 0:
         raise ValueError("pairs must hold at least one (source, target) pair")
-    index = {t: i for i, t in enumerate(tokens)}
-    split = [(tokenize(s), tokenize(t)) for s, t in pairs]
+    split = [(vocab.tokenize(s, "source"), vocab.tokenize(t, "target")) for s, t in pairs]
     S = max(len(s) for s, _ in split) + 1
     T = max(len(t) for _, t in split) + 1
     rows = [pad_seq2seq(s, t, S, T) for s, t in split]
-    try:
-        enc = torch.tensor([[index[w] for w in r[0]] for r in rows])  # (B, S)
-        dec_in = torch.tensor([[index[w] for w in r[1]] for r in rows])  # (B, T)
-        out = torch.tensor([[index[w] for w in r[2]] for r in rows])  # (B, T)
-    except KeyError as err:
-        raise ValueError(f"tokens is missing the token {err.args[0]!r}") from None
+    enc = torch.tensor([[vocab.token_to_index(w) for w in r[0]] for r in rows])  # (B, S)
+    dec_in = torch.tensor([[vocab.token_to_index(w) for w in r[1]] for r in rows])  # (B, T)
+    out = torch.tensor([[vocab.token_to_index(w) for w in r[2]] for r in rows])  # (B, T)
     lengths = torch.tensor([len(s) + 1 for s, _ in split])  # (B,)
     return enc, lengths, dec_in, out
 
@@ -248,7 +238,7 @@ class Seq2Seq(nn.Module):
     """Encoder-decoder with Bahdanau attention (lecture 10).
 
     Training uses teacher forcing: the decoder reads the true previous token
-    ``<START>, y_1, .., y_{T-1}``, not its own guess. :meth:`greedy_decode`
+    ``<bos>, y_1, .., y_{T-1}``, not its own guess. :meth:`greedy_decode`
     feeds back its own argmax and also returns the attention weights.
 
     ``teacher_forcing`` (an attribute, 1.0 by default) is the probability that a
@@ -257,7 +247,9 @@ class Seq2Seq(nn.Module):
     remedy for exposure bias; in eval mode the forward pass always reads the truth.
 
     Args:
-        vocab_size: one vocabulary for source and target, starting ``<PAD>, <START>, <EOS>``.
+        vocab_size: ``len(vocab)`` of one vocabulary for source and target, built with
+            ``Vocab(..., bos=True, eos=True, pad_first=True)``: ``<pad>`` 0 (the embeddings'
+            ``padding_idx``), ``<bos>`` 1 and ``<eos>`` 2 (the decoding methods' defaults).
         embedding_dim, hidden_size: of encoder and decoder.
         bidirectional: bidirectional encoder (as Bahdanau et al.).
         backend: ``"course_lib"`` or ``"torch"`` for the GRU layer and cell.
@@ -277,7 +269,7 @@ class Seq2Seq(nn.Module):
         self, src: torch.Tensor, src_lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run the encoder: keys ``(B, S, C)``, the source mask ``(B, S)`` (True at real
-        positions, False at ``<PAD>``) and the first decoder state s_0 = tanh(W_b h_final) ``(B, H)``."""
+        positions, False at ``<pad>``) and the first decoder state s_0 = tanh(W_b h_final) ``(B, H)``."""
         if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.is_floating_point():
             raise ValueError(f"src must be a (B, S) tensor of token indices, got {getattr(src, 'shape', type(src).__name__)}")
         src_lengths = torch.as_tensor(src_lengths)
@@ -292,7 +284,7 @@ class Seq2Seq(nn.Module):
         self, src: torch.Tensor, src_lengths: torch.Tensor, decoder_input: torch.Tensor,
         teacher_forcing: float | None = None,
     ) -> torch.Tensor:
-        """Logits ``(B, T, V)`` for ``decoder_input`` ``(B, T)`` (``<START>`` + target).
+        """Logits ``(B, T, V)`` for ``decoder_input`` ``(B, T)`` (``<bos>`` + target).
 
         With ``teacher_forcing < 1`` each step after the first reads the model's own
         previous argmax with probability ``1 - teacher_forcing`` (one draw per step, for
@@ -321,13 +313,15 @@ class Seq2Seq(nn.Module):
         self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int,
         start_index: int = 1, eos_index: int = 2,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode by feeding back the argmax until ``<EOS>`` or ``max_len`` steps.
+        """Decode by feeding back the argmax until ``<eos>`` or ``max_len`` steps.
 
-        Every row is decoded until all rows have written ``<EOS>``; what a row writes
-        after its own ``<EOS>`` is then blanked out, so each row reads as if it had
+        ``start_index`` and ``eos_index`` are the vocabulary's ``bos_index`` and ``eos_index``.
+
+        Every row is decoded until all rows have written ``<eos>``; what a row writes
+        after its own ``<eos>`` is then blanked out, so each row reads as if it had
         stopped there (rows do not interact, so this changes nothing else).
 
-        Returns the tokens ``(B, L)`` (``<EOS>`` included, then ``<PAD>`` = 0) and the
+        Returns the tokens ``(B, L)`` (``<eos>`` included, then ``<pad>`` = 0) and the
         attention weights ``(B, L, S)``: row ``i`` is ``alpha_i`` over the source.
         """
         check_int("max_len", max_len, 1)
@@ -335,7 +329,7 @@ class Seq2Seq(nn.Module):
         self.eval()
         keys, mask, s = self.encode(src, src_lengths)
         prev = torch.full((src.shape[0],), start_index, dtype=torch.long, device=src.device)  # (B,)
-        ended = torch.zeros_like(prev, dtype=torch.bool)  # (B,) has the row written <EOS> yet?
+        ended = torch.zeros_like(prev, dtype=torch.bool)  # (B,) has the row written <eos> yet?
         written, attended = [], []
         while len(written) < max_len and not bool(ended.all()):
             logits, s, alpha = self.decoder.step(prev, s, keys, mask)  # (B, V), (B, H), (B, S)
@@ -346,7 +340,7 @@ class Seq2Seq(nn.Module):
         self.train(was_training)
         tokens = torch.stack(written, dim=1)  # (B, L)
         is_eos = (tokens == eos_index).long()  # (B, L)
-        past_eos = is_eos.cumsum(dim=1) - is_eos > 0  # (B, L) steps after the row's first <EOS>
+        past_eos = is_eos.cumsum(dim=1) - is_eos > 0  # (B, L) steps after the row's first <eos>
         weights = torch.stack(attended, dim=1).masked_fill(past_eos.unsqueeze(-1), 0.0)  # (B, L, S)
         return tokens.masked_fill(past_eos, 0), weights
 
@@ -379,7 +373,7 @@ class Seq2Seq(nn.Module):
         start_index: int = 1, eos_index: int = 2,
     ) -> torch.Tensor:
         """``log P(y | x)`` ``(B,)`` of outputs ``tokens`` ``(B, L)``: the sum of the decoder's
-        log-probabilities up to and including the first ``<EOS>`` (all ``L`` if there is none)."""
+        log-probabilities up to and including the first ``<eos>`` (all ``L`` if there is none)."""
         if tokens.dim() != 2 or tokens.shape[0] != src.shape[0]:
             raise ValueError(f"tokens must be (B, L) with B = {src.shape[0]}, got {tuple(tokens.shape)}")
         was_training = self.training
@@ -389,7 +383,7 @@ class Seq2Seq(nn.Module):
         self.train(was_training)
         token_lp = torch.log_softmax(logits, dim=-1).gather(2, tokens.unsqueeze(-1)).squeeze(-1)  # (B, L)
         is_eos = (tokens == eos_index).long()  # (B, L)
-        before_first_eos = (is_eos.cumsum(dim=1) - is_eos) == 0  # (B, L) up to and including the first <EOS>
+        before_first_eos = (is_eos.cumsum(dim=1) - is_eos) == 0  # (B, L) up to and including the first <eos>
         return (token_lp * before_first_eos).sum(dim=1)  # (B,)
 
 
@@ -424,9 +418,9 @@ def beam_search(
     extends each by every token, and keeps the best ``K`` of the ``K * V`` candidates.
     ``alpha = length_penalty``: 0 ranks by log-probability, which favours short
     outputs (every token costs probability); 1 ranks by the mean log-probability
-    per token. ``|y|`` counts the tokens up to and including ``<EOS>``. A beam that
-    wrote ``<EOS>`` is finished: it stays in the beam with its score, continued by
-    ``<PAD>`` at no cost, until better ones push it out or all are finished.
+    per token. ``|y|`` counts the tokens up to and including ``<eos>``. A beam that
+    wrote ``<eos>`` is finished: it stays in the beam with its score, continued by
+    ``<pad>`` at no cost, until better ones push it out or all are finished.
     With ``beam_width=1`` this is greedy decoding. A wider beam usually finds a more
     probable output than greedy, but is not guaranteed to (pruning can drop the
     greedy prefix); it is exhaustive search once ``K`` is at least the number of outputs.
@@ -442,7 +436,7 @@ def beam_search(
         length_penalty: ``alpha``, a finite number.
 
     Returns:
-        The best output of each input ``(B, L)`` (``<EOS>`` included, then ``<PAD>``) and
+        The best output of each input ``(B, L)`` (``<eos>`` included, then ``<pad>``) and
         its log-probability ``(B,)``.
     """
     if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
@@ -457,7 +451,7 @@ def beam_search(
     device = first.device
     scores = torch.full((B, K), float("-inf"), device=device)  # (B, K) log P of each beam
     scores[:, 0] = 0.0  # one live beam to start with, so the first step does not pick K copies of it
-    lengths = torch.zeros(B, K, device=device)  # (B, K) tokens up to and including <EOS>
+    lengths = torch.zeros(B, K, device=device)  # (B, K) tokens up to and including <eos>
     finished = torch.zeros(B, K, dtype=torch.bool, device=device)  # (B, K)
     history = torch.zeros(B, K, 0, dtype=torch.long, device=device)  # (B, K, t)
     y = torch.full((B * K,), start_index, dtype=torch.long, device=device)  # (B*K,)
@@ -467,7 +461,7 @@ def beam_search(
         V = log_probs.shape[-1]
         log_probs = log_probs.view(B, K, V)  # (B, K, V)
         after_eos = torch.full((V,), float("-inf"), device=device)
-        after_eos[pad_index] = 0.0  # a finished beam's only continuation: <PAD>, free
+        after_eos[pad_index] = 0.0  # a finished beam's only continuation: <pad>, free
         log_probs = torch.where(finished.unsqueeze(-1), after_eos, log_probs)  # (B, K, V)
         total = scores.unsqueeze(-1) + log_probs  # (B, K, V)
         new_lengths = lengths + (~finished).float()  # (B, K)

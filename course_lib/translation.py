@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import torch
 
-from course_lib.seq2seq import SPECIALS
+from course_lib.text import Vocab, check_vocab
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July",
           "August", "September", "October", "November", "December"]
@@ -55,15 +55,17 @@ def iso_date(date: datetime.date) -> str:
     return date.isoformat()
 
 
-def date_tokens() -> list[str]:
-    """The character vocabulary of the task: ``<PAD>, <START>, <EOS>``, then every character
-    any format can write, sorted. Fixed, so every split and every run share it."""
+def date_vocabulary() -> Vocab:
+    """The character vocabulary of the task, laid out for ``Seq2Seq``: ``<pad>`` 0, ``<bos>`` 1,
+    ``<eos>`` 2, ``<unk>`` 3, then every character any format can write, sorted. Fixed, so
+    every split and every run share it."""
     chars = set("0123456789-")
     for fmt in DATE_FORMATS.values():
         for month in range(1, 13):
             for day in (1, 2, 3, 8, 11, 12, 13, 21, 22, 23, 28):  # every ordinal suffix, every weekday
                 chars |= set(fmt(datetime.date(2000, month, day)))
-    return list(SPECIALS) + sorted(chars)
+    return Vocab(["".join(sorted(chars))], tokenizer="char", order="alphabetical",
+                 bos=True, eos=True, pad_first=True)
 
 
 def date_pairs(n: int, seed: int = 0, formats: list[str] | None = None) -> list[tuple[str, str]]:
@@ -108,16 +110,18 @@ def date_splits(
     return {"train": pairs[:n_train], "val": pairs[n_train:n_train + n_val], "test": pairs[n_train + n_val:]}
 
 
-def ids_to_text(ids: torch.Tensor | list[int], tokens: list[str], eos_index: int = 2) -> str:
-    """The string a row of decoder output spells: characters up to the first ``<EOS>``, ``<PAD>`` dropped."""
+def ids_to_text(ids: torch.Tensor | list[int], vocab: Vocab) -> str:
+    """The string a row of decoder output spells: characters up to the first ``<eos>``, the
+    other special tokens (``<pad>``, ``<bos>``, ``<unk>``) dropped."""
+    check_vocab("vocab", vocab, eos=True)
     chars = []
     for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
-        if i == eos_index:
+        if i == vocab.eos_index:
             break
-        if not 0 <= i < len(tokens):
-            raise ValueError(f"ids must be indices into tokens (0 .. {len(tokens) - 1}), got {i}")
-        if tokens[i] not in SPECIALS:
-            chars.append(tokens[i])
+        if not 0 <= i < len(vocab):
+            raise ValueError(f"ids must be indices into vocab (0 .. {len(vocab) - 1}), got {i}")
+        if i not in (vocab.pad_index, vocab.bos_index, vocab.unk_index):
+            chars.append(vocab.index_to_token(i))
     return "".join(chars)
 
 

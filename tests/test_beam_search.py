@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from course_lib.seq2seq import Seq2Seq, beam_search, encode_pairs
-from course_lib.translation import date_splits, date_tokens
+from course_lib.translation import date_splits, date_vocabulary
 
-PAD, START, EOS = 0, 1, 2
+PAD, BOS, EOS = 0, 1, 2  # beam_search's defaults: the layout of Vocab(..., pad_first=True)
 
 
 def table_model(log_probs: torch.Tensor):
@@ -31,14 +31,14 @@ def initial_state(batch_size: int, beam_width: int) -> torch.Tensor:
 
 
 def exhaustive(log_probs: torch.Tensor, b: int, max_len: int, alpha: float) -> tuple[list[int], float]:
-    """Score every output of at most max_len tokens (ending at <EOS> or at max_len) and return the best."""
+    """Score every output of at most max_len tokens (ending at <eos> or at max_len) and return the best."""
     V = log_probs.shape[-1]
     best, best_rank, best_lp = None, -math.inf, None
     for n in range(1, max_len + 1):
         for seq in itertools.product(range(V), repeat=n):
             if EOS in seq[:-1] or (n < max_len and seq[-1] != EOS):
                 continue
-            prev, lp = START, 0.0
+            prev, lp = BOS, 0.0
             for t, tok in enumerate(seq):
                 lp += float(log_probs[b, t, prev, tok])
                 prev = tok
@@ -58,10 +58,10 @@ def strip(row: torch.Tensor) -> list[int]:
 
 
 def test_greedy_picks_the_locally_best_token_and_a_beam_of_two_finds_the_most_probable_output():
-    probs = torch.zeros(5, 5)  # rows: previous token, columns: next token over <PAD>, <START>, <EOS>, a, b
-    probs[START, [EOS, 3, 4]] = torch.tensor([0.1, 0.5, 0.4])
+    probs = torch.zeros(5, 5)  # rows: previous token, columns: next token over <pad>, <bos>, <eos>, a, b
+    probs[BOS, [EOS, 3, 4]] = torch.tensor([0.1, 0.5, 0.4])
     probs[3, [EOS, 3, 4]] = torch.tensor([0.3, 0.36, 0.34])  # after "a" nothing is likely
-    probs[4, [EOS, 3]] = torch.tensor([0.9, 0.1])  # after "b" the output ends: "b <EOS>" has 0.36
+    probs[4, [EOS, 3]] = torch.tensor([0.9, 0.1])  # after "b" the output ends: "b <eos>" has 0.36
     probs[EOS, EOS] = probs[PAD, PAD] = 1.0
     log_probs = probs.log().expand(1, 3, 5, 5)
     greedy, greedy_lp = beam_search(table_model(log_probs), initial_state(1, 1), 1, 3, beam_width=1)
@@ -86,9 +86,9 @@ def test_a_beam_wide_enough_to_prune_nothing_returns_what_exhaustive_search_retu
 
 def test_length_penalty_one_prefers_the_output_with_the_best_mean_log_probability():
     probs = torch.zeros(5, 5)
-    probs[START, [EOS, 3]] = torch.tensor([0.4, 0.6])  # "<EOS>": 0.4, the most probable output
-    probs[3, [EOS, 4]] = torch.tensor([0.5, 0.5])  # "a <EOS>": 0.3, mean log-probability -0.60
-    probs[4, [EOS, 3]] = torch.tensor([0.95, 0.05])  # "a b <EOS>": 0.285, mean -0.42, the best mean
+    probs[BOS, [EOS, 3]] = torch.tensor([0.4, 0.6])  # "<eos>": 0.4, the most probable output
+    probs[3, [EOS, 4]] = torch.tensor([0.5, 0.5])  # "a <eos>": 0.3, mean log-probability -0.60
+    probs[4, [EOS, 3]] = torch.tensor([0.95, 0.05])  # "a b <eos>": 0.285, mean -0.42, the best mean
     probs[EOS, EOS] = probs[PAD, PAD] = 1.0
     log_probs = probs.log().expand(1, 4, 5, 5)
     short, _ = beam_search(table_model(log_probs), initial_state(1, 3), 1, 4, beam_width=3, length_penalty=0.0)
@@ -113,19 +113,19 @@ def date_model():
     Trained, because on an untrained model (nearly uniform next-token distributions) a beam of 4
     does prune the greedy output and ends lower in a few sentences of 200."""
     torch.manual_seed(0)
-    tokens = date_tokens()
+    vocab = date_vocabulary()
     splits = date_splits(3000, 10, 200, seed=3)
-    src, lengths, dec_in, out = encode_pairs(splits["train"], tokens)
-    model = Seq2Seq(len(tokens), embedding_dim=8, hidden_size=16, backend="torch")
+    src, lengths, dec_in, out = encode_pairs(splits["train"], vocab)
+    model = Seq2Seq(len(vocab), embedding_dim=8, hidden_size=16, backend="torch")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     for _ in range(100):
         i = torch.randint(0, len(src), (64,))
         logits = model(src[i], lengths[i], dec_in[i])  # (64, T, V)
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), out[i].flatten(), ignore_index=PAD)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), out[i].flatten(), ignore_index=vocab.pad_index)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    test_src, test_lengths, _, test_out = encode_pairs(splits["test"], tokens)
+    test_src, test_lengths, _, test_out = encode_pairs(splits["test"], vocab)
     return model, test_src, test_lengths, test_out.shape[1]
 
 
@@ -177,16 +177,16 @@ def test_bad_beam_width_or_length_penalty_raises_value_error_naming_it(date_mode
 def test_teacher_forcing_zero_in_training_mode_reads_the_models_own_argmax_like_greedy_decoding(date_model):
     model, src, lengths, T = date_model
     greedy, _ = model.greedy_decode(src, lengths, max_len=T)
-    dec_in = torch.cat([torch.full_like(greedy[:, :1], START), greedy[:, :-1]], dim=1)  # any prefix: it is not read
+    dec_in = torch.cat([torch.full_like(greedy[:, :1], BOS), greedy[:, :-1]], dim=1)  # any prefix: it is not read
     model.teacher_forcing = 0.0
     try:
         model.train()
-        free = model(src, lengths, torch.zeros_like(dec_in).fill_(START)).argmax(-1)  # (B, L)
+        free = model(src, lengths, torch.zeros_like(dec_in).fill_(BOS)).argmax(-1)  # (B, L)
         model.eval()
         forced = model(src, lengths, dec_in).argmax(-1)  # eval mode ignores the attribute: reads dec_in
     finally:
         model.teacher_forcing = 1.0
     is_eos = (greedy == EOS).long()
-    upto_eos = (is_eos.cumsum(1) - is_eos) == 0  # greedy pads after <EOS>, the forward pass does not
+    upto_eos = (is_eos.cumsum(1) - is_eos) == 0  # greedy pads after <eos>, the forward pass does not
     assert torch.equal(free[upto_eos], greedy[upto_eos])
     assert torch.equal(forced[upto_eos], greedy[upto_eos])  # reading its own greedy output gives it back

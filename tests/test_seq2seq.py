@@ -4,25 +4,27 @@ import pytest
 import torch
 
 from course_lib.seq2seq import (
-    SPECIALS,
     BahdanauAttention,
     Seq2Seq,
     encode_pairs,
     pad_seq2seq,
     reversal_pairs,
 )
+from course_lib.text import Vocab
+
+LETTERS = Vocab(["abcd"], tokenizer="char", bos=True, eos=True, pad_first=True)  # <pad> 0, <bos> 1, <eos> 2, <unk> 3
 
 
 def test_the_slides_padding_example_exactly():
     encoder_input, decoder_input, output = pad_seq2seq("hello, how are you", "i am fine", 7, 6)
-    assert encoder_input == ["hello", "how", "are", "you", "<EOS>", "<PAD>", "<PAD>"]
-    assert decoder_input == ["<START>", "i", "am", "fine", "<EOS>", "<PAD>"]
-    assert output == ["i", "am", "fine", "<EOS>", "<PAD>", "<PAD>"]
+    assert encoder_input == ["hello", "how", "are", "you", "<eos>", "<pad>", "<pad>"]
+    assert decoder_input == ["<bos>", "i", "am", "fine", "<eos>", "<pad>"]
+    assert output == ["i", "am", "fine", "<eos>", "<pad>", "<pad>"]
 
 
 def test_decoder_output_is_input_shifted_by_one():
     _, dec_in, out = pad_seq2seq(list("abc"), list("xyz"), 4, 4)
-    assert dec_in[1:] == out[:-1] and dec_in[0] == "<START>" and out[-1] == "<EOS>"
+    assert dec_in[1:] == out[:-1] and dec_in[0] == "<bos>" and out[-1] == "<eos>"
 
 
 @pytest.mark.parametrize("args", [("a b c", "x", 3, 5), ("a", "x y z", 5, 3)])
@@ -55,12 +57,11 @@ def test_attention_rejects_bad_shapes():
 
 
 def test_encode_pairs_and_seq2seq_shapes():
-    tokens = list(SPECIALS) + list("abcd")
-    src, lengths, dec_in, out = encode_pairs(reversal_pairs(5, alphabet="abcd", min_len=2, max_len=4), tokens)
+    src, lengths, dec_in, out = encode_pairs(reversal_pairs(5, alphabet="abcd", min_len=2, max_len=4), LETTERS)
     assert src.shape[0] == lengths.shape[0] == dec_in.shape[0] == out.shape[0] == 5
-    assert (dec_in[:, 0] == 1).all() and (src.gather(1, lengths[:, None] - 1) == 2).all()
-    model = Seq2Seq(len(tokens), embedding_dim=4, hidden_size=6)
-    assert model(src, lengths, dec_in).shape == (*dec_in.shape, len(tokens))
+    assert (dec_in[:, 0] == LETTERS.bos_index).all() and (src.gather(1, lengths[:, None] - 1) == LETTERS.eos_index).all()
+    model = Seq2Seq(len(LETTERS), embedding_dim=4, hidden_size=6)
+    assert model(src, lengths, dec_in).shape == (*dec_in.shape, len(LETTERS))
     tok, alpha = model.greedy_decode(src, lengths, max_len=6)
     assert tok.shape == alpha.shape[:2] and alpha.shape[2] == src.shape[1]
     mask = torch.arange(src.shape[1]) < lengths[:, None]
@@ -68,9 +69,8 @@ def test_encode_pairs_and_seq2seq_shapes():
 
 
 def test_encode_gives_keys_the_padding_mask_and_the_first_decoder_state():
-    tokens = list(SPECIALS) + list("abcd")
-    src, lengths, _, _ = encode_pairs(reversal_pairs(3, alphabet="abcd", min_len=1, max_len=4), tokens)
-    model = Seq2Seq(len(tokens), embedding_dim=4, hidden_size=6)  # bidirectional: C = 12
+    src, lengths, _, _ = encode_pairs(reversal_pairs(3, alphabet="abcd", min_len=1, max_len=4), LETTERS)
+    model = Seq2Seq(len(LETTERS), embedding_dim=4, hidden_size=6)  # bidirectional: C = 12
     keys, mask, s0 = model.encode(src, lengths)
     assert keys.shape == (3, src.shape[1], 12) and s0.shape == (3, 6)
     assert torch.equal(mask, torch.arange(src.shape[1]) < lengths[:, None])
@@ -85,14 +85,23 @@ def test_encode_rejects_lengths_beyond_the_source():
 
 
 def test_seq2seq_course_lib_equals_torch():
-    tokens = list(SPECIALS) + list("abcd")
-    src, lengths, dec_in, _ = encode_pairs(reversal_pairs(4, alphabet="abcd"), tokens)
-    ours = Seq2Seq(len(tokens), 4, 6, backend="course_lib").double()
-    theirs = Seq2Seq(len(tokens), 4, 6, backend="torch").double()
+    src, lengths, dec_in, _ = encode_pairs(reversal_pairs(4, alphabet="abcd"), LETTERS)
+    ours = Seq2Seq(len(LETTERS), 4, 6, backend="course_lib").double()
+    theirs = Seq2Seq(len(LETTERS), 4, 6, backend="torch").double()
     theirs.load_state_dict(ours.state_dict())
     torch.testing.assert_close(ours(src, lengths, dec_in), theirs(src, lengths, dec_in))
 
 
-def test_encode_pairs_needs_the_specials_first():
-    with pytest.raises(ValueError, match="tokens must start"):
-        encode_pairs([("ab", "ba")], ["a", "b", "<PAD>", "<START>", "<EOS>"])
+def test_encode_pairs_reads_every_index_from_the_vocab():
+    vocab = Vocab(["abcd"], tokenizer="char", bos=True, eos=True)  # <unk> 0, <bos> 1, <eos> 2, ..., <pad> last
+    src, lengths, dec_in, out = encode_pairs([("abc", "cba"), ("ax", "xa")], vocab)
+    assert src.tolist() == [[3, 4, 5, 2], [3, 0, 2, vocab.pad_index]] and lengths.tolist() == [4, 3]
+    assert dec_in.tolist() == [[1, 5, 4, 3], [1, 0, 3, 2]]  # x is unknown: <unk>
+    assert out.tolist() == [[5, 4, 3, 2], [0, 3, 2, vocab.pad_index]]
+
+
+def test_encode_pairs_needs_a_vocab_with_bos_and_eos():
+    with pytest.raises(TypeError, match="vocab"):
+        encode_pairs([("ab", "ba")], ["<pad>", "<bos>", "<eos>", "a", "b"])
+    with pytest.raises(ValueError, match="<bos>"):
+        encode_pairs([("ab", "ba")], Vocab(["ab"], tokenizer="char", eos=True))

@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from course_lib.seq2seq import SPECIALS, encode_pairs
-from course_lib.translation import DATE_FORMATS, date_pairs, date_splits, date_tokens, days_apart, ids_to_text
+from course_lib.seq2seq import encode_pairs
+from course_lib.translation import DATE_FORMATS, date_pairs, date_splits, date_vocabulary, days_apart, ids_to_text
 
 
 def test_every_target_is_the_iso_form_of_the_date_its_source_writes():
@@ -43,12 +43,13 @@ def test_every_format_and_both_centuries_are_in_the_training_split():
     assert {t[:2] for _, t in train} == {"19", "20"}
 
 
-def test_the_vocabulary_starts_with_the_specials_and_encodes_every_split():
-    tokens = date_tokens()
-    assert tuple(tokens[:3]) == SPECIALS and len(set(tokens)) == len(tokens)
+def test_the_vocabulary_has_seq2seqs_layout_and_knows_every_character_of_every_split():
+    vocab = date_vocabulary()
+    assert vocab.tokens[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"] and len(set(vocab.tokens)) == len(vocab)
     for pairs in date_splits().values():
-        src, lengths, dec_in, out = encode_pairs(pairs, tokens)
-        assert out.shape[1] == 11  # ten characters of YYYY-MM-DD and <EOS>
+        src, lengths, dec_in, out = encode_pairs(pairs, vocab)
+        assert out.shape[1] == 11  # ten characters of YYYY-MM-DD and <eos>
+        assert not (src == vocab.unk_index).any() and not (out == vocab.unk_index).any()
 
 
 @pytest.mark.parametrize(
@@ -65,12 +66,13 @@ def test_bad_split_size_names_it():
         date_splits(n_val=0)
 
 
-def test_ids_to_text_stops_at_eos_and_drops_padding():
-    tokens = date_tokens()
-    ids = [tokens.index(c) for c in "1998-09-08"] + [2, 0, tokens.index("7")]
-    assert ids_to_text(ids, tokens) == "1998-09-08"
+def test_ids_to_text_stops_at_eos_and_drops_the_other_specials():
+    vocab = date_vocabulary()
+    ids = [vocab.bos_index] + vocab.encode("1998-09-08") + [vocab.eos_index, vocab.pad_index] + vocab.encode("7")
+    assert ids_to_text(ids, vocab) == "1998-09-08"
+    assert ids_to_text([vocab.unk_index] + vocab.encode("19") + [vocab.pad_index], vocab) == "19"
     with pytest.raises(ValueError, match="ids"):
-        ids_to_text([len(tokens)], tokens)
+        ids_to_text([len(vocab)], vocab)
 
 
 def test_days_apart_counts_days_and_refuses_what_is_not_a_date():

@@ -113,7 +113,7 @@ def pack_padded(padded, lengths):
 
 ATTENTION_UNMASKED = '''\
 def additive_attention(query, keys, mask, W_q, W_k, v):
-    """Bahdanau attention that forgets to mask the <PAD> positions of the source."""
+    """Bahdanau attention that forgets to mask the <pad> positions of the source."""
     hidden = torch.tanh((query @ W_q.T).unsqueeze(1) + keys @ W_k.T)  # (B, S, A)
     weights = torch.softmax(hidden @ v, dim=-1)  # (B, S), padding included
     return (weights.unsqueeze(-1) * keys).sum(dim=1), weights
@@ -600,18 +600,18 @@ MISTAKES: tuple[Mistake, ...] = (
             "def seq2seq_loss(logits, targets, pad_index=0):\n"
             "    picked = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)\n"
             "    return -(picked * (targets != pad_index)).sum()\n",
-            "test_loss_examples", "you returned the sum; divide by the number of real (non-<PAD>) targets"),
-    Mistake(A5, "the loss scores <PAD> targets", "seq2seq_loss",
+            "test_loss_examples", "you returned the sum; divide by the number of real (non-<pad>) targets"),
+    Mistake(A5, "the loss scores <pad> targets", "seq2seq_loss",
             "def seq2seq_loss(logits, targets, pad_index=0):\n"
             "    picked = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)\n"
             "    return -picked.mean()\n",
-            "test_loss_examples", "you scored the <PAD> targets too"),
+            "test_loss_examples", "you scored the <pad> targets too"),
     Mistake(A5, "the loss averaged over all B*T positions", "seq2seq_loss",
             "def seq2seq_loss(logits, targets, pad_index=0):\n"
             "    picked = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)\n"
             "    return -(picked * (targets != pad_index)).sum() / targets.numel()\n",
             "test_loss_examples", "you divided by all B*T positions"),
-    Mistake(A5, "decoding that always feeds <START>", "greedy_decode",
+    Mistake(A5, "decoding that always feeds <bos>", "greedy_decode",
             "def greedy_decode(model, src, src_lengths, max_len, start_index=1, eos_index=2):\n"
             "    with torch.no_grad():\n"
             "        keys, mask, s = model.encode(src, src_lengths)\n"
@@ -629,7 +629,7 @@ MISTAKES: tuple[Mistake, ...] = (
             "                break\n"
             "    return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)\n",
             "test_greedy_examples", "feed back each step's argmax"),
-    Mistake(A5, "decoding that keeps writing after <EOS>", "greedy_decode",
+    Mistake(A5, "decoding that keeps writing after <eos>", "greedy_decode",
             "def greedy_decode(model, src, src_lengths, max_len, start_index=1, eos_index=2):\n"
             "    with torch.no_grad():\n"
             "        keys, mask, s = model.encode(src, src_lengths)\n"
@@ -645,7 +645,7 @@ MISTAKES: tuple[Mistake, ...] = (
             "            if done.all():\n"
             "                break\n"
             "    return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)\n",
-            "test_greedy_examples", "then <PAD> = 0 for finished rows"),
+            "test_greedy_examples", "then <pad> = 0 for finished rows"),
     Mistake(A5, "exact match per token", "exact_match",
             "def exact_match(decoded, expected):\n"
             "    L = max(decoded.shape[1], expected.shape[1])\n"
@@ -708,6 +708,6 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake(A6, "beam search that returns the normalised score", "beam_search",
             _beam_variant(returned="best[1] / len(best[0]) ** length_penalty"),
             "test_beam_examples", "not its length-normalised score"),
-    Mistake(A6, "beam search that starts from <PAD>", "beam_search", _beam_variant(first="0"),
+    Mistake(A6, "beam search that starts from <pad>", "beam_search", _beam_variant(first="0"),
             "test_beam_examples", "the first decoder input must be start_index"),
 )
