@@ -79,7 +79,7 @@ def real_results(course: Path, class_dir: Path, k: int):
     from course_lib.grading.worker import grade_submission
 
     c = Course.load(course)
-    bundle = make_bundle(c, classroom.ASSIGNMENT, limits=Limits(), config_lines=[])
+    bundle = make_bundle(c, classroom.ASSIGNMENT, limits=Limits(), settings={})
     submissions = collect(c, classroom.ASSIGNMENT, class_dir, DEFAULT_PATTERN).submissions[:k]
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cl, \
             Client(cl) as client:

@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.grading import regions
 from course_lib.grading.course import Course as CourseConfig
 from course_lib.grading.release import setup_cell_source
 
@@ -159,10 +160,6 @@ def _cells(nb) -> list[tuple[str, str, dict]]:
     return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader", {})) for c in nb.cells]
 
 
-def _regions(source: str, begin: str, end: str) -> list[str]:
-    return re.findall(rf"{re.escape(begin)}\n(.*?){re.escape(end)}", source, flags=re.S)
-
-
 def test_there_are_at_least_four_assignments():
     assert len(ASSIGNMENTS) >= 4, ASSIGNMENTS
 
@@ -209,14 +206,9 @@ def test_release_holds_no_solution_or_hidden_tests(assignment):
     solution = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
     secret, public = set(), set()
     for cell in solution.cells:
-        regions = _regions(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
-        regions += _regions(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-        inside = {line.strip() for region in regions for line in region.splitlines()}
-        secret |= inside
-        rest = cell.source
-        for region in regions:
-            rest = rest.replace(region, "")
-        public |= {line.strip() for line in rest.splitlines()}
+        for line in regions.lines(cell.source):
+            if line.marker is None:
+                (secret if line.region else public).add(line.text.strip())
     distinctive = {line for line in secret - public if len(line) >= 12}
     assert distinctive, "expected solution lines to look for"
     for path in (REPO / "assignments" / assignment).rglob("*"):
@@ -225,7 +217,7 @@ def test_release_holds_no_solution_or_hidden_tests(assignment):
         text = path.read_text(errors="replace")
         if path.suffix == ".ipynb":
             text = "\n".join(c.source for c in read(path).cells)
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        for marker in regions.MARKERS:
             assert marker not in text, f"{path.relative_to(REPO)} contains {marker!r}"
         lines = {line.strip() for line in text.splitlines()}
         leaked = sorted(distinctive & lines)
@@ -278,7 +270,7 @@ def test_validate_invert_flags_exactly_the_hidden_test_cells_of_each_release(val
     hidden = []
     for assignment in ASSIGNMENTS:
         cells = read(REPO / "solutions" / assignment / f"{assignment}.ipynb").cells
-        hidden += [c.source.splitlines()[0] for c in cells if "### BEGIN HIDDEN TESTS" in c.source]
+        hidden += [c.source.splitlines()[0] for c in cells if regions.holds(c.source, regions.HIDDEN_TESTS)]
     flagged = re.findall(r"The following cell passed:\n\n\s*(.*)", run.stdout)
     assert sorted(line.strip()[:60] for line in flagged) == sorted(line[:60] for line in hidden), run.stdout
     counts = [int(n) for n in re.findall(r"NOTEBOOK PASSED ON (\d+) CELL", run.stdout)]

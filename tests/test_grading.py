@@ -25,6 +25,7 @@ import pytest
 from course_lib.grading import late
 from course_lib.grading.course import Course
 from course_lib.grading.gradebook import backup
+from course_lib.grading.settings import config_text
 from tests.grading import toy_course as toy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -108,7 +109,7 @@ def sequential(tmp_path_factory) -> Path:
     """The same class graded by plain, sequential ``nbgrader autograde`` with the same config."""
     course = toy.write_course(tmp_path_factory.mktemp("sequential") / "course")
     with (course / "nbgrader_config.py").open("a") as config:
-        config.write("\n".join(late.config_lines(**LATE_POLICY)) + "\n")
+        config.write("\n" + config_text("late policy", late.settings(**LATE_POLICY)) + "\n")
     toy.write_submitted_tree(course / "submitted", CLASS, TIMESTAMPS)
     for step in (["db", "assignment", "add", toy.ASSIGNMENT, f"--duedate={DUE}"],
                  ["generate_assignment", toy.ASSIGNMENT], ["autograde", toy.ASSIGNMENT]):
@@ -266,7 +267,7 @@ def test_backup_keeping_fewer_than_one_raises_value_error(tmp_path, keep):
 
 def test_keep_backups_below_one_is_refused_by_the_command_line(tmp_path):
     done = rnn_course(tmp_path, "grade", "toy", str(tmp_path), "--keep-backups", "0")
-    assert done.returncode == 2 and "--keep-backups: must be a positive integer" in done.stderr
+    assert done.returncode == 2 and "--keep-backups must be a positive integer" in done.stderr
 
 
 def test_submission_past_the_hard_deadline_is_stopped_scored_zero_and_reported(tmp_path):

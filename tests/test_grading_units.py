@@ -1,14 +1,21 @@
 """The grader's pure helpers, fast and without nbgrader runs: what names a folder safely, the
-late policy's arithmetic, the options a run refuses, the end-of-run report."""
+late policy's arithmetic, the options a run refuses, nbgrader settings as config, nbgrader's
+regions, the end-of-run report."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 from traitlets.config import Config
 
 from course_lib.grading.forkhost import exit_code
 from course_lib.grading.grade import Options, Summary
-from course_lib.grading.late import SECONDS_PER_DAY, PerDayPenalty, config_lines
+from course_lib.grading.integrity import SandboxedExecute
+from course_lib.grading import regions, sandbox
+from course_lib.grading.late import SECONDS_PER_DAY, PerDayPenalty, settings
+from course_lib.grading.sandbox import Limits
+from course_lib.grading.settings import config_text
 from course_lib.grading.tasks import Submission, check_relative_path, check_student_id
 
 
@@ -52,28 +59,93 @@ def test_late_penalty_takes_its_percent_per_started_day_up_to_the_cap(seconds_la
 @pytest.mark.parametrize("per_day, cap", [(-1.0, 50.0), (10.0, 101.0)])
 def test_late_policy_outside_0_to_100_percent_is_refused(per_day, cap):
     with pytest.raises(ValueError, match="between 0 and 100"):
-        config_lines(per_day, cap)
+        settings(per_day, cap)
     with pytest.raises(ValueError, match="must be between 0 and 100"):
         PerDayPenalty(percent_per_day=per_day, max_percent=cap)
 
 
-def test_late_config_lines_configure_the_plugin_nbgrader_loads():
+def test_late_settings_written_as_config_configure_the_plugin_nbgrader_loads():
     c = Config()
-    exec("\n".join(config_lines(12.5, 40)), {"c": c})
+    exec(config_text("late policy", settings(12.5, 40)), {"c": c})
     assert c.AssignLatePenalties.plugin_class == "course_lib.grading.late.PerDayPenalty"
     policy = PerDayPenalty(config=c)
     assert (policy.percent_per_day, policy.max_percent) == (12.5, 40.0)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"workers": 0}, "--workers must be at least 1"),
+    ({"workers": 0}, "--workers must be a positive integer"),
     ({"workers": 2, "scheduler": "tcp://127.0.0.1:8786"}, "not both"),
-    ({"keep_backups": 0}, "--keep-backups must be at least 1"),
+    ({"keep_backups": 0}, "--keep-backups must be a positive integer"),
+    ({"cell_timeout": 0}, "--cell-timeout must be a positive integer"),
+    ({"notebook_timeout": -5}, "--notebook-timeout must be a positive integer"),
     ({"worker_timeout": 0.0}, "--worker-timeout must be a positive number"),
-    ({"worker_timeout": float("nan")}, "--worker-timeout must be a positive number")])
+    ({"worker_timeout": float("nan")}, "--worker-timeout must be a positive number"),
+    ({"late_per_day": 10.0}, "give both --late-per-day and --late-cap"),
+    ({"late_per_day": 10.0, "late_cap": 150.0}, "max_percent must be between 0 and 100")])
 def test_options_a_run_cannot_honour_are_refused_naming_the_flag(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Options(**kwargs)
+
+
+def test_a_runs_cell_timeout_is_the_flag_else_the_courses_else_the_default():
+    course_with_45, course_without = SimpleNamespace(cell_timeout=45), SimpleNamespace(cell_timeout=None)
+    assert Options(cell_timeout=7).limits(course_with_45).cell_timeout == 7
+    assert Options().limits(course_with_45).cell_timeout == 45
+    assert Options().limits(course_without).cell_timeout == Limits.cell_timeout
+
+
+def test_the_sandboxed_executes_defaults_are_the_limits_defaults():
+    execute = SandboxedExecute()
+    assert (execute.notebook_timeout, execute.max_output_bytes, execute.memory_bytes) == (
+        Limits.notebook_timeout, Limits.max_output_bytes, Limits.memory_bytes)
+
+
+def test_settings_become_config_lines_that_give_back_the_same_values():
+    settings_ = {("CourseDirectory", "root"): "/tmp/x'y", ("Execute", "timeout"): 30,
+                 ("Autograde", "autograde_preprocessors"): ["a.B", "c.D"], ("X", "flag"): False}
+    c = Config()
+    exec(config_text("test", settings_), {"c": c})
+    assert {(s, t): c[s][t] for s, t in settings_} == settings_
+
+
+def test_settings_that_are_not_plain_data_are_refused_naming_the_trait():
+    with pytest.raises(TypeError, match="c.Autograde.autograde_preprocessors must be plain data"):
+        config_text("test", {("Autograde", "autograde_preprocessors"): [PerDayPenalty]})
+
+
+SOLUTION_CELL = """def f(x):
+    ### BEGIN SOLUTION
+    return x + 1
+    ### END SOLUTION
+### BEGIN HIDDEN TESTS
+assert f(1) == 2
+### END HIDDEN TESTS
+print("shown")"""
+
+
+def test_each_line_knows_its_region_and_whether_it_is_a_marker():
+    found = [(line.text.strip(), line.region, line.marker) for line in regions.lines(SOLUTION_CELL)]
+    assert found == [
+        ("def f(x):", None, None),
+        ("### BEGIN SOLUTION", regions.SOLUTION, "begin"),
+        ("return x + 1", regions.SOLUTION, None),
+        ("### END SOLUTION", regions.SOLUTION, "end"),
+        ("### BEGIN HIDDEN TESTS", regions.HIDDEN_TESTS, "begin"),
+        ("assert f(1) == 2", regions.HIDDEN_TESTS, None),
+        ("### END HIDDEN TESTS", regions.HIDDEN_TESTS, "end"),
+        ('print("shown")', None, None)]
+
+
+def test_a_region_is_removed_with_its_markers_and_a_placeholder_indented_like_them():
+    assert regions.without(SOLUTION_CELL, regions.SOLUTION, "...") == (
+        "def f(x):\n    ...\n### BEGIN HIDDEN TESTS\nassert f(1) == 2\n### END HIDDEN TESTS\n"
+        'print("shown")')
+    assert regions.without(SOLUTION_CELL, regions.HIDDEN_TESTS).endswith('END SOLUTION\nprint("shown")')
+
+
+def test_inside_a_region_only_its_own_end_marker_counts():
+    source = "### BEGIN HIDDEN TESTS\n# not the END SOLUTION\n### END HIDDEN TESTS\nafter"
+    assert [line.region for line in regions.lines(source)][1:] == [regions.HIDDEN_TESTS] * 2 + [None]
 
 
 def test_the_report_lists_errors_and_students_not_recorded_with_what_to_do():
@@ -88,3 +160,10 @@ def test_the_report_lists_errors_and_students_not_recorded_with_what_to_do():
 @pytest.mark.parametrize("code, expected", [(None, 0), (0, 0), (3, 3), ("fatal", 1)])
 def test_a_childs_sys_exit_becomes_the_exit_code_a_shell_would_see(code, expected):
     assert exit_code(SystemExit(code)) == expected
+
+
+def test_a_scratch_folder_too_deep_for_the_kernels_sockets_is_refused_before_anything_is_written(tmp_path):
+    deep = tmp_path / ("d" * 100)
+    with pytest.raises(ValueError, match="scratch must be a shorter path.*107-byte limit"):
+        sandbox.configure(deep, Limits())
+    assert not deep.exists()

@@ -14,10 +14,12 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from course_lib.grading import regions
 from tests.hostile import corpus, direct
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -126,10 +128,12 @@ def test_kernel_is_killed_once_graded_so_student_exit_hooks_never_run(course, tm
         "atexit.register(lambda: pathlib.Path('exit-hook-ran').write_text('the kernel exited'))"))
     submission = tmp_path / f"exithook_attempt_{NAME}.ipynb"
     nbformat.write(notebook, submission)
-    scores, _messages, log = direct.grade_one(course / "course", tmp_path / "scratch", "exithook",
-                                              submission, NAME, True, _limits())
-    assert scores and all(v > 0 for k, v in scores.items() if k.startswith("test")), log[-3000:]
-    assert not list((tmp_path / "scratch").rglob("exit-hook-ran"))
+    with tempfile.TemporaryDirectory(prefix="exithook-") as short:  # room for the kernel's sockets
+        scratch = Path(short) / "scratch"
+        scores, _messages, log = direct.grade_one(course / "course", scratch, "exithook",
+                                                  submission, NAME, True, _limits())
+        assert scores and all(v > 0 for k, v in scores.items() if k.startswith("test")), log[-3000:]
+        assert not list(scratch.rglob("exit-hook-ran"))
 
 
 def test_cli_grades_the_corpus_zip_recording_each_student_once(graded):
@@ -185,12 +189,12 @@ def _hidden_lines() -> list[str]:
     """The lines only the hidden tests hold (not also in the release), long enough to be
     recognised anywhere."""
     released = RELEASE.read_text()
-    lines, hidden = [], False
+    lines = []
     for cell in json.loads(SOURCE.read_text())["cells"]:
-        for line in "".join(cell["source"]).splitlines():
-            hidden = (hidden or "BEGIN HIDDEN TESTS" in line) and "END HIDDEN TESTS" not in line
-            if hidden and len(line.strip()) >= 30 and json.dumps(line.strip())[1:-1] not in released:
-                lines.append(line.strip())
+        for line in regions.lines("".join(cell["source"]), (regions.HIDDEN_TESTS,)):
+            text = line.text.strip()
+            if line.region and len(text) >= 30 and json.dumps(text)[1:-1] not in released:
+                lines.append(text)
     return lines
 
 
@@ -202,7 +206,7 @@ def _shown_text(course: Path, student: str) -> str:
         return ""
     parts = []
     for cell in json.loads(path.read_text())["cells"]:
-        hidden = "BEGIN HIDDEN TESTS" in "".join(cell.get("source", ""))
+        hidden = regions.holds("".join(cell.get("source", "")), regions.HIDDEN_TESTS)
         for output in cell.get("outputs", []):
             parts.append("".join(output.get("text", "")))
             parts += [str(v) for v in output.get("data", {}).values()]

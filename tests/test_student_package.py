@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.grading import regions
 from course_lib.grading.course import Course
 from course_lib.grading.release import SETUP_MARK, setup_cell_source
 
@@ -238,16 +239,13 @@ def _secret_passages(solution: Path) -> list[tuple[str, ...]]:
     """Every run of PASSAGE consecutive lines inside a solution or hidden-test region."""
     passages = []
     for cell in nbformat.read(solution, as_version=4).cells:
-        inside = None
-        for raw in cell.source.splitlines():
-            line = raw.strip()
-            if inside is None and ("BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line):
-                inside = []
-            elif inside is not None and ("END SOLUTION" in line or "END HIDDEN TESTS" in line):
+        inside = []
+        for line in regions.lines(cell.source):
+            if line.marker == "end":
                 passages += [tuple(inside[i:i + PASSAGE]) for i in range(len(inside) - PASSAGE + 1)]
-                inside = None
-            elif inside is not None and line:
-                inside.append(line)
+                inside = []
+            elif line.region and line.marker is None and line.text.strip():
+                inside.append(line.text.strip())
     return passages
 
 

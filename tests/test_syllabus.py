@@ -12,6 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.grading import regions
+
 REPO = Path(__file__).resolve().parents[1]
 SYLLABUS = REPO / "book" / "syllabus.md"
 LECTURES = {int(p.name[:2]): p for p in (REPO / "book" / "lectures").glob("*.ipynb")}
@@ -77,7 +79,7 @@ def _code_names(path: Path) -> set[str]:
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue
-        visible = re.sub(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+        visible = regions.without(cell.source, regions.HIDDEN_TESTS)
         source = "\n".join(line for line in visible.splitlines() if not line.lstrip().startswith(("%", "!")))
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_lib"):

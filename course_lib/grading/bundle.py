@@ -24,6 +24,7 @@ from sqlalchemy import text
 from .course import Course
 from .nbgrader_api import Gradebook, api, run_step
 from .sandbox import Limits
+from .settings import Settings, config_text
 from .tasks import AssignmentBundle
 
 #: files nbgrader never copies (as in our ``CourseDirectory.ignore``)
@@ -41,11 +42,11 @@ def register_assignment(course: Course, assignment_id: str, duedate: datetime | 
 
 
 def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
-                config_lines: list[str]) -> AssignmentBundle:
+                settings: Settings) -> AssignmentBundle:
     """Build the :class:`AssignmentBundle` for ``assignment_id`` (call :func:`register_assignment` first).
 
-    ``config_lines`` are appended to the course's ``nbgrader_config.py`` text for
-    the workers' scratch courses (feedback and late-penalty settings).
+    ``settings`` (feedback and late-penalty settings) are added to the course's
+    ``nbgrader_config.py`` for the workers' scratch courses.
     """
     notebooks = tuple(course.notebooks(assignment_id))
     source = course.source / assignment_id
@@ -77,8 +78,8 @@ def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
         notebooks=notebooks,
         template_gradebook=template_bytes,
         files=files,
-        config="\n".join([course.config_text, "", "# rnn-course grade",
-                           f"c.CourseDirectory.course_id = {course.course_id!r}", *config_lines]),
+        config="\n\n".join([course.config_text, config_text(
+            "rnn-course grade", {("CourseDirectory", "course_id"): course.course_id, **settings})]),
         limits=limits,
     )
 

@@ -21,8 +21,12 @@ from pathlib import Path
 from . import sandbox
 from .sandbox import Limits
 
-#: exit codes
-OK, FAILED, INTERRUPTED = 0, 1, 130
+#: exit codes (2, as argparse's, for options a run cannot honour)
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """An option the command cannot honour; the message names the flag."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,11 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     from .course import Course
 
     try:
+        options = args.options(args)  # refused before the course is even read
         course = Course.load(args.course_dir, db_url=args.db_url)
-        return args.run(course, args)
+        return args.run(course, args, options)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
+    except UsageError as error:
+        print(f"rnn-course {args.command}: error: {error} (see rnn-course {args.command} --help)",
+              file=sys.stderr)
+        return USAGE
     except (OSError, ValueError, RuntimeError) as error:
         print(f"rnn-course {args.command}: {error}", file=sys.stderr)
         return FAILED
@@ -51,7 +60,7 @@ def put_interpreter_bin_on_path() -> None:
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
 
 
-def _release(course, args) -> int:
+def _release(course, args, _options) -> int:
     from .release import release
 
     for name in release(course, args.assignments or None):
@@ -59,25 +68,28 @@ def _release(course, args) -> int:
     return OK
 
 
-def _grade(course, args) -> int:
-    from . import late
-    from .grade import Options, grade
+def _grade_options(args):
+    from .grade import Options
 
-    if (args.late_per_day is None) != (args.late_cap is None):
-        raise ValueError("give both --late-per-day and --late-cap, or neither")
-    limits = Limits(cell_timeout=args.cell_timeout or course.cell_timeout or Limits.cell_timeout,
-                    notebook_timeout=args.notebook_timeout)
-    warning = sandbox.isolation_warning(limits)
+    try:
+        return Options(
+            workers=args.workers, scheduler=args.scheduler, force=args.force, pattern=args.pattern,
+            cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+            show_hidden_tests=args.show_hidden_tests, duedate=args.duedate,
+            late_per_day=args.late_per_day, late_cap=args.late_cap,
+            progress=not args.no_progress, keep_backups=args.keep_backups,
+            worker_timeout=args.worker_timeout,
+        )
+    except ValueError as error:
+        raise UsageError(error) from None
+
+
+def _grade(course, args, options) -> int:
+    from .grade import grade
+
+    warning = sandbox.isolation_warning(options.limits(course))
     if warning:
         print(warning, file=sys.stderr)
-    options = Options(
-        workers=args.workers, scheduler=args.scheduler, force=args.force, pattern=args.pattern,
-        limits=limits, show_hidden_tests=args.show_hidden_tests, duedate=args.duedate,
-        late_lines=tuple(late.config_lines(args.late_per_day, args.late_cap))
-        if args.late_per_day is not None else (),
-        progress=not args.no_progress, keep_backups=args.keep_backups,
-        worker_timeout=args.worker_timeout,
-    )
     summary = grade(course, args.assignment, Path(args.submissions), options)
     print("\n".join(summary.lines()))
     if summary.interrupted:
@@ -85,19 +97,20 @@ def _grade(course, args) -> int:
     return FAILED if summary.lost else OK
 
 
-def _feedback(course, args) -> int:
-    from .feedback import apply
+def _feedback(course, args, _options) -> int:
+    from . import feedback
     from .nbgrader_api import api, run_step
+    from .settings import apply
 
     nbgrader = api(course)
-    apply(nbgrader.config, args.show_hidden_tests)
+    apply(nbgrader.config, feedback.settings(args.show_hidden_tests))
     run_step(f"nbgrader generate_feedback {args.assignment}",
              nbgrader.generate_feedback(args.assignment, args.student))
     print(f"feedback written under {course.feedback}")
     return OK
 
 
-def _export(course, args) -> int:
+def _export(course, args, _options) -> int:
     from .export import export
 
     files = export(course, args.assignment, Path(args.out) if args.out else
@@ -118,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="show hidden tests' source and tracebacks in feedback (default: hide)")
 
     parser = argparse.ArgumentParser(prog="rnn-course", description=__doc__.split("\n\n")[0])
+    parser.set_defaults(options=lambda args: None)  # only grade has options to check
     commands = parser.add_subparsers(dest="command", required=True)
 
     release = commands.add_parser("release", parents=[common],
@@ -131,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", help="an LMS export (zip or folder of "
                        "<student>_<anything>_<notebook>.ipynb) or an nbgrader submitted/ tree")
     where = grade.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive_int,
+    where.add_argument("--workers", type=int,
                        help="local Dask worker processes (default: CPU count)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on this existing Dask cluster instead")
@@ -140,18 +154,18 @@ def _parser() -> argparse.ArgumentParser:
     from .gradebook import KEEP_BACKUPS
     from .grade import WORKER_TIMEOUT
 
-    grade.add_argument("--worker-timeout", type=_positive_float, default=WORKER_TIMEOUT, metavar="SECONDS",
+    grade.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT, metavar="SECONDS",
                        help="wait this long for a first Dask worker, and stop a run that has had "
                             f"none for this long (default {WORKER_TIMEOUT:g})")
-    grade.add_argument("--keep-backups", type=_positive_int, default=KEEP_BACKUPS, metavar="N",
+    grade.add_argument("--keep-backups", type=int, default=KEEP_BACKUPS, metavar="N",
                        help="gradebook backups to keep, the one made by this run included; "
                        "older ones are deleted (default: %(default)s)")
     grade.add_argument("--pattern", default=DEFAULT_PATTERN,
                        help="regex for LMS export file names, capturing student_id and file_id; "
                        "{notebooks} stands for the notebook names (default: %(default)s)")
-    grade.add_argument("--cell-timeout", type=_positive_int,
+    grade.add_argument("--cell-timeout", type=int,
                        help="seconds per cell (default: the config's ExecutePreprocessor.timeout)")
-    grade.add_argument("--notebook-timeout", type=_positive_int, default=Limits.notebook_timeout,
+    grade.add_argument("--notebook-timeout", type=int, default=Limits.notebook_timeout,
                        help="seconds per submission (default: %(default)s)")
     grade.add_argument("--duedate", type=datetime.fromisoformat,
                        help="set the assignment's due date (ISO 8601, UTC unless an offset is given)")
@@ -160,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--late-cap", type=float, metavar="PERCENT",
                        help="late policy: the most percent taken, however late")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
-    grade.set_defaults(run=_grade)
+    grade.set_defaults(run=_grade, options=_grade_options)
 
     feedback = commands.add_parser("feedback", parents=[common, hidden],
                                    help="(re)generate feedback pages from the gradebook")
@@ -174,20 +188,6 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="output folder (default: grading/<assignment>/)")
     export.set_defaults(run=_export)
     return parser
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 if __name__ == "__main__":

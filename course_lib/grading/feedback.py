@@ -29,6 +29,9 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Bool, Unicode, default
 
+from . import regions
+from .settings import Settings
+
 #: replaces each hidden-test region in the feedback
 PLACEHOLDER = "# (hidden tests: not shown)"
 
@@ -40,10 +43,10 @@ class HideHiddenTests(Preprocessor):
         False, help="Show hidden tests' source and full tracebacks in feedback."
     ).tag(config=True)
     begin_test_delimeter = Unicode(
-        "BEGIN HIDDEN TESTS", help="Marks the start of a hidden-test region (as in nbgrader)."
+        regions.HIDDEN_TESTS[0], help="Marks the start of a hidden-test region (as in nbgrader)."
     ).tag(config=True)
     end_test_delimeter = Unicode(
-        "END HIDDEN TESTS", help="Marks the end of a hidden-test region (as in nbgrader)."
+        regions.HIDDEN_TESTS[1], help="Marks the end of a hidden-test region (as in nbgrader)."
     ).tag(config=True)
 
     @default("enabled")
@@ -55,25 +58,14 @@ class HideHiddenTests(Preprocessor):
         if (self.show_hidden_tests or cell.cell_type != "code" or not grading.get("grade")
                 or self.begin_test_delimeter not in cell.source):
             return cell, resources
-        cell.source = self._without_hidden_region(cell.source)
+        cell.source = regions.without(
+            cell.source, (self.begin_test_delimeter, self.end_test_delimeter), PLACEHOLDER)
         cell.outputs = [
             new_output("error", ename=output.ename, evalue=output.evalue,
                        traceback=[f"{output.ename}: {output.evalue}"])
             for output in cell.outputs if output.output_type == "error"
         ]
         return cell, resources
-
-    def _without_hidden_region(self, source: str) -> str:
-        kept, hidden = [], False
-        for line in source.split("\n"):
-            if self.begin_test_delimeter in line:
-                hidden = True
-                kept.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
-            elif self.end_test_delimeter in line:
-                hidden = False
-            elif not hidden:
-                kept.append(line)
-        return "\n".join(kept)
 
 
 class _CompiledTemplates(BytecodeCache):
@@ -135,8 +127,8 @@ class FeedbackExporter(HTMLExporter):
         return _IMAGE_WITHOUT_ALT.sub(f'<img alt="{_NO_ALT}"', page), resources
 
 
-def settings(show_hidden_tests: bool) -> dict[tuple[str, str], object]:
-    """nbgrader config values: ``generate_feedback`` uses :class:`HideHiddenTests` and
+def settings(show_hidden_tests: bool) -> Settings:
+    """nbgrader settings: ``generate_feedback`` uses :class:`HideHiddenTests` and
     :class:`FeedbackExporter`."""
     return {
         ("GenerateFeedback", "exporter_class"): "course_lib.grading.feedback.FeedbackExporter",
@@ -147,15 +139,3 @@ def settings(show_hidden_tests: bool) -> dict[tuple[str, str], object]:
         ],
         ("HideHiddenTests", "show_hidden_tests"): bool(show_hidden_tests),
     }
-
-
-def config_lines(show_hidden_tests: bool) -> list[str]:
-    """:func:`settings` as ``nbgrader_config.py`` lines (for the workers' scratch courses)."""
-    return [f"c.{section}.{trait} = {value!r}"
-            for (section, trait), value in settings(show_hidden_tests).items()]
-
-
-def apply(config, show_hidden_tests: bool) -> None:
-    """Put :func:`settings` into a traitlets ``Config`` (for feedback made in-process)."""
-    for (section, trait), value in settings(show_hidden_tests).items():
-        config[section][trait] = value

@@ -29,9 +29,10 @@ from .bundle import make_bundle, register_assignment
 from .collect import DEFAULT_PATTERN, collect
 from .course import Course
 from .export import export
-from .feedback import config_lines as feedback_config_lines
+from . import feedback, late
 from .gradebook import KEEP_BACKUPS, GradebookWriter, backup
-from .sandbox import Limits
+from .sandbox import Limits, check_positive_int
+from .settings import Settings
 from .tasks import ERROR, AssignmentBundle, GradingResult
 from .worker import grade_submission, start_warm_up
 
@@ -76,15 +77,23 @@ WORKER_TIMEOUT = 120.0
 
 @dataclass(frozen=True)
 class Options:
-    """How to grade: where, with what limits and which feedback and late policy."""
+    """How to grade: where, with what limits and which feedback and late policy.
+
+    Every option is checked here, once, and an error names the command-line flag
+    (``rnn-course grade --help`` says what each one means).
+    """
 
     workers: int | None = None
     scheduler: str | None = None
     force: bool = False
     pattern: str = DEFAULT_PATTERN
-    limits: Limits | None = None
+    #: seconds per cell; None: the course's ``ExecutePreprocessor.timeout``, else Limits' default
+    cell_timeout: int | None = None
+    notebook_timeout: int = Limits.notebook_timeout
     show_hidden_tests: bool = False
-    late_lines: tuple[str, ...] = ()
+    #: the late policy (both or neither): percent off per started day late, and the most taken
+    late_per_day: float | None = None
+    late_cap: float | None = None
     duedate: datetime | None = None
     progress: bool = True
     keep_backups: int = KEEP_BACKUPS
@@ -92,21 +101,35 @@ class Options:
     worker_timeout: float = WORKER_TIMEOUT
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        for flag, value in (("--workers", self.workers), ("--keep-backups", self.keep_backups),
+                            ("--cell-timeout", self.cell_timeout),
+                            ("--notebook-timeout", self.notebook_timeout)):
+            if value is not None:
+                check_positive_int(flag, value)
         if self.workers is not None and self.scheduler:
             raise ValueError("give --workers (a local cluster) or --scheduler (an existing one), not both")
-        if self.keep_backups < 1:
-            raise ValueError(f"--keep-backups must be at least 1, got {self.keep_backups}")
-        if not self.worker_timeout > 0:
+        if not 0 < self.worker_timeout < float("inf"):
             raise ValueError(f"--worker-timeout must be a positive number of seconds, got {self.worker_timeout}")
+        if (self.late_per_day is None) != (self.late_cap is None):
+            raise ValueError("give both --late-per-day and --late-cap, or neither")
+        self.settings()  # the late policy's percentages are checked by its own traits
+
+    def limits(self, course: Course) -> Limits:
+        """The sandbox limits for ``course``: these options' timeouts, else the course's."""
+        return Limits(cell_timeout=self.cell_timeout or course.cell_timeout or Limits.cell_timeout,
+                      notebook_timeout=self.notebook_timeout)
+
+    def settings(self) -> Settings:
+        """The nbgrader settings these options add to the course's: feedback, late policy."""
+        policy = {} if self.late_per_day is None else late.settings(self.late_per_day, self.late_cap)
+        return {**feedback.settings(self.show_hidden_tests), **policy}
 
 
 def grade(course: Course, assignment_id: str, submissions: Path, options: Options) -> Summary:
     """Grade every submission of ``assignment_id`` found in ``submissions``; return the summary."""
     started = time.perf_counter()
     summary = Summary(assignment=assignment_id)
-    limits = options.limits or Limits(cell_timeout=course.cell_timeout or Limits.cell_timeout)
+    limits = options.limits(course)
     run_dir = course.grading / assignment_id
     clock = _Clock(summary.phases)
     with _dask_client(options) as client:
@@ -126,8 +149,7 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
             pending = [s for s in collected.submissions if s.student_id not in recorded]
             summary.skipped = sorted(s.student_id for s in collected.submissions
                                      if s.student_id in recorded)
-            bundle = make_bundle(course, assignment_id, limits=limits, config_lines=[
-                *feedback_config_lines(options.show_hidden_tests), *options.late_lines])
+            bundle = make_bundle(course, assignment_id, limits=limits, settings=options.settings())
             clock.lap("prepare")
             try:
                 _run(client, bundle, pending, writer, course, run_dir, summary, options.progress,

@@ -47,6 +47,7 @@ from traitlets import Integer, default
 
 from course_lib.grading import wire
 from course_lib.grading.judge import EXECUTOR_ONLY, Judge
+from course_lib.grading.sandbox import Limits
 
 REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
 SERVE = "__import__('course_lib.grading.executor', fromlist=['serve']).serve({path!r}, {token!r})"
@@ -217,9 +218,10 @@ class RestoreTestCells(NbGraderPreprocessor):
 class SandboxedExecute(Execute):
     """nbgrader's Execute with limits and messages, tests run by the judge, no lost grades."""
 
-    notebook_timeout = Integer(600, help="Seconds for the whole notebook.").tag(config=True)
-    max_output_bytes = Integer(1_000_000, help="Output kept per cell.").tag(config=True)
-    memory_bytes = Integer(2 * 1024**3, help="The kernel's memory limit, for messages.").tag(
+    notebook_timeout = Integer(Limits.notebook_timeout, help="Seconds for the whole notebook.").tag(
+        config=True)
+    max_output_bytes = Integer(Limits.max_output_bytes, help="Output kept per cell.").tag(config=True)
+    memory_bytes = Integer(Limits.memory_bytes, help="The kernel's memory limit, for messages.").tag(
         config=True)
 
     @default("shutdown_kernel")

@@ -39,9 +39,8 @@ from time import monotonic
 
 import torch
 
-from course_lib.grading import executor, scratch, wire
+from course_lib.grading import executor, regions, scratch, wire
 
-HIDDEN_MARK = "BEGIN HIDDEN TESTS"
 #: first line of an instructor cell that runs only in the student's process (it builds
 #: objects from the student's classes); tests then judge those objects through proxies
 EXECUTOR_ONLY = "# grading: runs in the student's process only"
@@ -332,7 +331,7 @@ class Judge:
         Names the cell needs from the student's cells are resolved first, bound for this
         cell only, and removed again afterwards.
         """
-        hidden = HIDDEN_MARK in source
+        hidden = regions.holds(source, regions.HIDDEN_TESTS)
         filename = f"<{'hidden' if hidden else 'visible'} {label}>"
         tree = scratch.parse_cell(source)
         if tree is None:

@@ -20,6 +20,8 @@ import math
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Float, validate
 
+from .settings import Settings
+
 SECONDS_PER_DAY = 24 * 60 * 60
 
 
@@ -45,13 +47,14 @@ class PerDayPenalty(LateSubmissionPlugin):
         return score * percent / 100.0
 
 
-def config_lines(percent_per_day: float, max_percent: float) -> list[str]:
-    """``nbgrader_config.py`` lines that switch on :class:`PerDayPenalty` with these settings."""
-    for name, value in (("percent per day", percent_per_day), ("cap", max_percent)):
-        if not 0 <= value <= 100:
-            raise ValueError(f"late {name} must be between 0 and 100, got {value}")
-    return [
-        'c.AssignLatePenalties.plugin_class = "course_lib.grading.late.PerDayPenalty"',
-        f"c.PerDayPenalty.percent_per_day = {float(percent_per_day)!r}",
-        f"c.PerDayPenalty.max_percent = {float(max_percent)!r}",
-    ]
+def settings(percent_per_day: float, max_percent: float) -> Settings:
+    """The nbgrader settings that switch on :class:`PerDayPenalty` with these percentages.
+
+    The percentages are checked here, by the plugin's own traits, so a bad policy stops the
+    run before any submission is graded."""
+    policy = PerDayPenalty(percent_per_day=percent_per_day, max_percent=max_percent)
+    return {
+        ("AssignLatePenalties", "plugin_class"): f"{__name__}.{PerDayPenalty.__name__}",
+        ("PerDayPenalty", "percent_per_day"): policy.percent_per_day,
+        ("PerDayPenalty", "max_percent"): policy.max_percent,
+    }

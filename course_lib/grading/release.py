@@ -29,12 +29,11 @@ from pathlib import Path
 
 import nbformat
 
+from . import regions
 from .course import Course
 from .nbgrader_api import api, run_step
 
 MIN_SECRET_CHARS = 10
-_REGIONS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
-MARKERS = tuple(marker for region in _REGIONS for marker in region)
 
 
 @dataclass(frozen=True)
@@ -173,23 +172,16 @@ def find_leaks(source: Path, released: Path) -> list[Leak]:
     leaks = []
     for path in sorted(p for p in released.rglob("*") if p.is_file()):
         for line in _released_lines(path):
-            if line in secret or any(marker in line for marker in MARKERS):
+            if line in secret or any(marker in line for marker in regions.MARKERS):
                 leaks.append(Leak(path, line))
     return leaks
 
 
 def _split_lines(text: str, secret: set[str], public: set[str]) -> None:
     """Add each stripped line of ``text`` to ``secret`` (inside a region) or ``public``."""
-    inside = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        begins = [region for region in _REGIONS if region[0] in line]
-        if inside is None and begins:
-            inside = begins[0]
-        elif inside is not None and inside[1] in line:
-            inside = None
-        elif line:
-            (secret if inside else public).add(line)
+    for line in regions.lines(text):
+        if line.marker is None and line.text.strip():
+            (secret if line.region else public).add(line.text.strip())
 
 
 def _released_lines(path: Path) -> list[str]:

@@ -13,8 +13,8 @@
   per-cell and per-notebook time limits, an output cap, every test failed with a message
   after a dead kernel.
 
-It returns the environment for the nbgrader subprocess and the lines to append to the
-scratch course's ``nbgrader_config.py``. What the sandbox did for a student is read back
+It returns the environment for the nbgrader subprocess and the nbgrader settings for the
+scratch course. What the sandbox did for a student is read back
 with ``read_messages(scratch)``. ``isolation_warning()`` says, for the CLI to print once
 per run, what protection is missing on this machine.
 
@@ -34,10 +34,15 @@ from pathlib import Path
 
 import course_lib
 
+from .settings import Settings
+
 KERNEL_NAME = "rnn-course-sandbox"
 DISABLE_ENV = "RNN_COURSE_SANDBOX"  # "off": no bubblewrap (limits still apply)
 REPORT_FILE = "sandbox-report.jsonl"
 _LAUNCHER = Path(__file__).with_name("kernel_launcher.py")
+_INTEGRITY = f"{__package__}.integrity"  # the preprocessors that run the judge
+_SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path (sun_path, less its final NUL)
+_PORT_SUFFIX = len("-65535")
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,13 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("cell_timeout", "notebook_timeout", "memory_bytes", "max_processes",
                      "max_output_bytes", "file_bytes", "tmp_bytes", "kernel_threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
+            check_positive_int(f"Limits.{name}", getattr(self, name))
+
+
+def check_positive_int(name: str, value: object) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is an int (not a bool) of at least 1."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @lru_cache(maxsize=1)
@@ -102,14 +111,18 @@ def isolation_warning(limits: Limits = Limits()) -> str | None:
     return f"WARNING: grading WITHOUT a sandbox: {problem}. Unprotected: {lost}. Kept: {kept}."
 
 
-def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple[dict[str, str], list[str]]:
-    """Prepare ``scratch`` for sandboxed autograding: (subprocess environment, config lines).
+def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple[dict[str, str], Settings]:
+    """Prepare ``scratch`` for sandboxed autograding: (subprocess environment, nbgrader settings).
 
     ``zygote`` is the socket of the worker's zygote (``zygote.py``): when given and the
     sandbox is on, kernels are forked from it warm instead of started cold in bubblewrap.
     """
     scratch = Path(scratch).resolve()
     home = scratch / ".sandbox"
+    sockets = home / "ipc" / "kernel"  # the kernel's channels: kernel-<port> Unix sockets
+    if len(os.fsencode(sockets)) + _PORT_SUFFIX > _SOCKET_PATH_MAX:
+        raise ValueError(f"scratch must be a shorter path: the kernel's Unix sockets under it would "
+                         f"pass the {_SOCKET_PATH_MAX}-byte limit of a socket path ({scratch})")
     kernel_dir = home / "jupyter" / "kernels" / KERNEL_NAME
     for folder in (kernel_dir, home / "runtime", home / "ipc"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -136,28 +149,27 @@ def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "RNN_COURSE_SANDBOX_REPORT": str(scratch / REPORT_FILE),
     }
-    lines = [
-        "# rnn-course sandbox (course_lib.grading.sandbox.configure)",
-        "from nbconvert.preprocessors import ClearMetadataPreprocessor",
-        "from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,",
-        "    DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,",
-        "    SaveAutoGrades)",
-        "from course_lib.grading.integrity import RestoreTestCells, SandboxedExecute",
-        "c.Autograde.sanitize_preprocessors = [ClearOutput, RestoreTestCells, DeduplicateIds,",
-        "    OverwriteKernelspec, OverwriteCells, CheckCellMetadata]",
-        "c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern,",
-        "    ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,",
-        "    CheckCellMetadata]",
-        'c.KernelManager.transport = "ipc"',
-        f"c.KernelManager.ip = {str(home / 'ipc' / 'kernel')!r}",
-        f"c.SandboxedExecute.kernel_name = {KERNEL_NAME!r}",
-        f"c.SandboxedExecute.timeout = {limits.cell_timeout}",
+    settings: Settings = {
+        ("Autograde", "sanitize_preprocessors"): [
+            "nbgrader.preprocessors.ClearOutput", f"{_INTEGRITY}.RestoreTestCells",
+            "nbgrader.preprocessors.DeduplicateIds", "nbgrader.preprocessors.OverwriteKernelspec",
+            "nbgrader.preprocessors.OverwriteCells", "nbgrader.preprocessors.CheckCellMetadata"],
+        ("Autograde", "autograde_preprocessors"): [
+            f"{_INTEGRITY}.SandboxedExecute", "nbgrader.preprocessors.IgnorePattern",
+            "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+            "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+            "nbgrader.preprocessors.CheckCellMetadata"],
+        ("KernelManager", "transport"): "ipc",
+        ("KernelManager", "ip"): str(sockets),
+        ("SandboxedExecute", "kernel_name"): KERNEL_NAME,
+        ("SandboxedExecute", "timeout"): limits.cell_timeout,
         # below the worker's hard kill, so that the notebook still ends with grades
-        f"c.SandboxedExecute.notebook_timeout = {max(limits.notebook_timeout - 30, limits.notebook_timeout * 3 // 4)}",
-        f"c.SandboxedExecute.max_output_bytes = {limits.max_output_bytes}",
-        f"c.SandboxedExecute.memory_bytes = {limits.memory_bytes}",
-    ]
-    return env, lines
+        ("SandboxedExecute", "notebook_timeout"):
+            max(limits.notebook_timeout - 30, limits.notebook_timeout * 3 // 4),
+        ("SandboxedExecute", "max_output_bytes"): limits.max_output_bytes,
+        ("SandboxedExecute", "memory_bytes"): limits.memory_bytes,
+    }
+    return env, settings
 
 
 def describe_unreadable(data: bytes) -> str | None:

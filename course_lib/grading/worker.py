@@ -3,7 +3,7 @@
 :func:`grade_submission` is the Dask task. It builds a throw-away nbgrader course
 in a temporary folder from the task's bytes alone (no shared filesystem)::
 
-    nbgrader_config.py          the course's config + scratch paths + sandbox lines
+    nbgrader_config.py          the course's config + scratch paths + sandbox settings
     gradebook.db                the bundle's template gradebook
     source/<assignment>/        the assignment's non-notebook files
     submitted/<student>/<assignment>/   the student's files (timestamp.txt included)
@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from . import runner, sandbox, zygote
+from .settings import config_text
 from .tasks import ERROR, GRADED, AssignmentBundle, GradingResult, NotebookResult, Submission
 
 _CHILD = "course_lib.grading.nbgrader_child"
@@ -131,19 +132,13 @@ def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission
             path = folder / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-    env, sandbox_lines = sandbox.configure(scratch, bundle.limits, zygote_socket)
-    scratch_lines = [
-        f"c.CourseDirectory.root = {str(scratch)!r}",
-        'c.CourseDirectory.source_directory = "source"',
-        'c.CourseDirectory.release_directory = "release"',
-        'c.CourseDirectory.submitted_directory = "submitted"',
-        'c.CourseDirectory.autograded_directory = "autograded"',
-        'c.CourseDirectory.feedback_directory = "feedback"',
-        f"c.CourseDirectory.db_url = {'sqlite:///' + str(scratch / 'gradebook.db')!r}",
-    ]
-    (scratch / "nbgrader_config.py").write_text(
-        "\n".join([bundle.config, "", "# scratch course (course_lib.grading.worker)",
-                   *scratch_lines, "# sandbox (course_lib.grading.sandbox)", *sandbox_lines, ""]))
+    env, sandboxed = sandbox.configure(scratch, bundle.limits, zygote_socket)
+    folders = {("CourseDirectory", "root"): str(scratch),
+               **{("CourseDirectory", f"{step}_directory"): step
+                  for step in ("source", "release", "submitted", "autograded", "feedback")},
+               ("CourseDirectory", "db_url"): f"sqlite:///{scratch / 'gradebook.db'}"}
+    (scratch / "nbgrader_config.py").write_text("\n\n".join([
+        bundle.config, config_text("scratch course", folders), config_text("sandbox", sandboxed), ""]))
     return env
 
 

@@ -49,6 +49,7 @@ def grade_one(course: Path, scratch: Path, student: str, submission: Path, noteb
     ``zygote``: the socket of a running ``zygote.Zygote`` to fork warm kernels from.
     """
     from course_lib.grading import sandbox
+    from course_lib.grading.settings import config_text
 
     shutil.copytree(course, scratch, ignore=shutil.ignore_patterns("submitted", "autograded"))
     target = scratch / "submitted" / student / ASSIGNMENT
@@ -56,9 +57,9 @@ def grade_one(course: Path, scratch: Path, student: str, submission: Path, noteb
     shutil.copy(submission, target / f"{notebook}.ipynb")
     env: dict[str, str] = {}
     if sandboxed:
-        env, lines = sandbox.configure(scratch, limits or sandbox.Limits(), zygote)
+        env, settings = sandbox.configure(scratch, limits or sandbox.Limits(), zygote)
         with open(scratch / "nbgrader_config.py", "a") as config:
-            config.write("\n" + "\n".join(lines) + "\n")
+            config.write("\n" + config_text("sandbox", settings) + "\n")
     result = _nbgrader(scratch, ["autograde", ASSIGNMENT, "--student", student, "--force"], env)
     scores: dict[str, float | None] = {}
     with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gb:
