@@ -1,12 +1,12 @@
 """Forward and forward+backward time of three LSTMs on CPU (issue 6, lecture 4).
 
 torch.nn.LSTM (oneDNN's fused RNN kernel on CPU), course_lib.LSTM under autograd, and
-course_lib.LSTM(backend="manual"), whose backward is the hand-written BPTT of
+course_lib.LSTM(backward="manual"), whose backward is the hand-written BPTT of
 course_lib.lstm_manual. float32, 2 threads, one layer, same weights (load_state_dict).
 Medians over interleaved repetitions (each round times every model once, so drifting machine
 load hits all of them alike). The last line is ``ratio_fwd_bwd=<manual / torch at B32 T64 H128>``.
 
-One more row, "its matmuls alone", times only the matrix products the manual backend issues
+One more row, "its matmuls alone", times only the matrix products the manual backward issues
 (the input projection, one addmm per step each way, the three weight/input-gradient products)
 and nothing else: a floor for any LSTM built from torch's public float32 matmuls, measured in
 the same run as the ratio it bounds.
@@ -78,8 +78,8 @@ def run_size(B: int, T: int, I: int, H: int) -> dict:
     torch.manual_seed(0)
     reference = torch.nn.LSTM(I, H)
     models = {"torch.nn.LSTM": reference}
-    for name, backend in (("ours (autograd)", "autograd"), ("ours (manual BPTT)", "manual")):
-        models[name] = LSTM(I, H, backend=backend)
+    for name, backward in (("ours (autograd)", "autograd"), ("ours (manual BPTT)", "manual")):
+        models[name] = LSTM(I, H, backward=backward)
         models[name].load_state_dict(reference.state_dict())
     x = torch.randn(T, B, I, requires_grad=True)
     timers = {}

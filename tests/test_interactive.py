@@ -130,7 +130,7 @@ def test_temperature_states_are_softmax_of_scaled_scores_with_samples(char_model
 
 def test_attention_state_i_shows_rows_up_to_i_and_the_weights_of_row_i():
     weights = torch.softmax(torch.randn(4, 5, generator=torch.Generator().manual_seed(0)), -1)  # (L, S)
-    result = interactive.attention_slider(weights, list("abcd") + ["<EOS>"], list("dcb") + ["<EOS>"])
+    result = interactive.attention_slider(weights, list("abcd") + ["<eos>"], list("dcb") + ["<eos>"])
     _check_slider(result)
     for i in range(4):
         heat, bars = _frame_data(result.figure, i)

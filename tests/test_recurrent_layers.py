@@ -5,7 +5,7 @@ module from one set of arguments, copies torch's weights into ours with ``load_s
 name), runs both on the same inputs and compares the outputs, the final states and the gradients
 of every parameter and every input with explicit tolerances (``tests/torch_oracle.py``).
 What only one architecture has lives in its own file: the relu RNN and ``parameter_table`` in
-test_rnn.py, the reset gate in test_gru.py, ``proj_size`` and the manual-BPTT backend in
+test_rnn.py, the reset gate in test_gru.py, ``proj_size`` and the manual-BPTT backward pass in
 test_lstm.py.
 """
 
