@@ -267,7 +267,7 @@ def test_backup_keeping_fewer_than_one_raises_value_error(tmp_path, keep):
 
 def test_keep_backups_below_one_is_refused_by_the_command_line(tmp_path):
     done = rnn_course(tmp_path, "grade", "toy", str(tmp_path), "--keep-backups", "0")
-    assert done.returncode == 2 and "--keep-backups must be a positive integer" in done.stderr
+    assert done.returncode == 2 and "--keep-backups must be a positive int" in done.stderr
 
 
 def test_submission_past_the_hard_deadline_is_stopped_scored_zero_and_reported(tmp_path):

@@ -73,11 +73,11 @@ def test_late_settings_written_as_config_configure_the_plugin_nbgrader_loads():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"workers": 0}, "--workers must be a positive integer"),
+    ({"workers": 0}, "--workers must be a positive int"),
     ({"workers": 2, "scheduler": "tcp://127.0.0.1:8786"}, "not both"),
-    ({"keep_backups": 0}, "--keep-backups must be a positive integer"),
-    ({"cell_timeout": 0}, "--cell-timeout must be a positive integer"),
-    ({"notebook_timeout": -5}, "--notebook-timeout must be a positive integer"),
+    ({"keep_backups": 0}, "--keep-backups must be a positive int"),
+    ({"cell_timeout": 0}, "--cell-timeout must be a positive int"),
+    ({"notebook_timeout": -5}, "--notebook-timeout must be a positive int"),
     ({"worker_timeout": 0.0}, "--worker-timeout must be a positive number"),
     ({"worker_timeout": float("nan")}, "--worker-timeout must be a positive number"),
     ({"late_per_day": 10.0}, "give both --late-per-day and --late-cap"),

@@ -80,7 +80,7 @@ def _grade_options(args):
             progress=not args.no_progress, keep_backups=args.keep_backups,
             worker_timeout=args.worker_timeout,
         )
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
         raise UsageError(error) from None
 
 

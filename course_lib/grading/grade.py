@@ -25,13 +25,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from course_lib.validation import check_positive_int
+
+from . import feedback, late
 from .bundle import make_bundle, register_assignment
 from .collect import DEFAULT_PATTERN, collect
 from .course import Course
 from .export import export
-from . import feedback, late
 from .gradebook import KEEP_BACKUPS, GradebookWriter, backup
-from .sandbox import Limits, check_positive_int
+from .sandbox import Limits
 from .settings import Settings
 from .tasks import ERROR, AssignmentBundle, GradingResult
 from .worker import grade_submission, start_warm_up

@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import course_lib
+from course_lib.validation import check_positive_int
 
 from .settings import Settings
 
@@ -65,12 +66,6 @@ class Limits:
         for name in ("cell_timeout", "notebook_timeout", "memory_bytes", "max_processes",
                      "max_output_bytes", "file_bytes", "tmp_bytes", "kernel_threads"):
             check_positive_int(f"Limits.{name}", getattr(self, name))
-
-
-def check_positive_int(name: str, value: object) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is an int (not a bool) of at least 1."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @lru_cache(maxsize=1)
