@@ -14,10 +14,14 @@ run over twice its lecture's median; exits 1 if any run failed or was flagged.
 Run: ``.venv/bin/python benchmarks/lecture_repeats.py -n 20`` (all lectures), or name some:
 ``.venv/bin/python benchmarks/lecture_repeats.py -n 5 04_bptt``.
 
-Measured for lecture 4 after its ipywidgets ``interact`` cell was replaced by a kernel-free slider
-figure, 5 runs on the shared 2-core machine (load average 7-16 from other jobs): 52.5, 56.1, 73.9,
-97.2, 61.2 s; median 61.2 s, max 97.2 s, no run over twice the median, none failed. (Before, with
-the ``interact`` cell, 3 of 7 timed executions hung in that cell until the 300 s cell timeout.)
+Measured for every lecture, 20 runs each (200 runs), on the 2-core machine with nothing else
+running but this script twice: two processes at once, each with OMP_NUM_THREADS=1 (as the test
+suite runs the book build), one taking lectures 1, 2, 6 and 8, the other the rest. Median / max
+seconds: 01 7.8/12.0, 02 7.8/10.0, 03 12.8/18.1, 04 15.0/19.1, 05 17.1/20.1, 06 86.4/101.1,
+07 20.6/25.1, 08 79.1/89.1, 09 16.9/21.1, 10 90.1/99.1. No run failed, none took more than twice
+its lecture's median; both processes exited 0. (Before lecture 4's ipywidgets ``interact`` cell
+was replaced by a kernel-free slider figure, 3 of 7 timed executions hung in that cell until the
+300 s cell timeout.)
 """
 
 from __future__ import annotations
