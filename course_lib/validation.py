@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from numbers import Integral, Real
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -167,6 +168,8 @@ def check_choice(name: str, value: T, choices: Collection[Any]) -> T:
 
 def check_module(name: str, value: Any) -> torch.nn.Module:
     """``value`` must be a ``torch.nn.Module``."""
+    import torch  # here, not at the top: the grader's processes check their options without torch
+
     if not isinstance(value, torch.nn.Module):
         raise TypeError(f"{name} must be a torch.nn.Module, got {_type_name(value)}")
     return value
@@ -181,6 +184,8 @@ def check_callable(name: str, value: Any) -> Any:
 
 def check_tensor(name: str, value: Any, expected: str = "") -> torch.Tensor:
     """``value`` must be a ``torch.Tensor``; ``expected`` (e.g. a shape) is added to the message."""
+    import torch
+
     if not isinstance(value, torch.Tensor):
         what = f" of shape {expected}" if expected else ""
         raise TypeError(f"{name} must be a Tensor{what}, got {_type_name(value)}")
@@ -197,6 +202,8 @@ def check_float_tensor(name: str, value: Any, expected: str = "") -> torch.Tenso
 
 def check_index_tensor(name: str, value: Any) -> torch.Tensor:
     """``value`` must be a ``torch.Tensor`` of integer indices (not float, complex or bool)."""
+    import torch
+
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be Tensor (of integer indices), got {_type_name(value)}")
     if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:

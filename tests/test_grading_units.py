@@ -167,3 +167,14 @@ def test_a_scratch_folder_too_deep_for_the_kernels_sockets_is_refused_before_any
     with pytest.raises(ValueError, match="scratch must be a shorter path.*107-byte limit"):
         sandbox.configure(deep, Limits())
     assert not deep.exists()
+
+
+def test_the_command_and_the_dask_task_import_without_torch():
+    """The CLI and the workers' task module never load torch (seconds per process): only the
+    processes that run notebook code do (the fork host and the zygote)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, course_lib.grading.cli, course_lib.grading.worker; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -13,13 +13,11 @@ gradebook so that late penalties are computed where the grading happens.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
-from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 
 from .course import Course
 from .nbgrader_api import Gradebook, api, run_step
@@ -33,6 +31,7 @@ _IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc")
 
 def register_assignment(course: Course, assignment_id: str, duedate: datetime | None = None) -> None:
     """Create or update ``assignment_id`` in the course's gradebook from its source notebooks."""
+    stamp_new_gradebook(course.db_url, head_revision())
     with tempfile.TemporaryDirectory(prefix="rnn-course-release-") as release:
         run_step(f"nbgrader generate_assignment {assignment_id} (gradebook)",
                  api(course, release_directory=release).generate_assignment(assignment_id))
@@ -58,7 +57,7 @@ def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
         with Gradebook(course.db_url, course.course_id) as real:
             duedate = real.find_assignment(assignment_id).duedate
             revision = real.db.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        _stamp(scratch / "gradebook.db", revision)
+        stamp_new_gradebook(database, revision)
         run_step(f"nbgrader generate_assignment {assignment_id} (template)",
                  api(course, root=scratch, source_directory="source",
                      release_directory="release", db_url=database)
@@ -84,14 +83,28 @@ def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
     )
 
 
-def _stamp(path: Path, revision: str) -> None:
-    """Start an SQLite gradebook that holds only nbgrader's schema revision.
+def head_revision() -> str:
+    """The newest revision of nbgrader's gradebook schema, read from its migration scripts."""
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
 
-    nbgrader creates its tables in it as usual, but skips running the
-    ``alembic`` command to learn the revision (about 1 s), which it does only
-    for a database without tables. The revision is the real gradebook's.
+    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+
+def stamp_new_gradebook(db_url: str, revision: str) -> None:
+    """Give a gradebook that has no tables yet only nbgrader's schema revision.
+
+    nbgrader then creates its tables in it as usual, but skips learning the revision by
+    running the ``alembic heads`` command, a process that imports nbgrader (seconds of CPU),
+    which it does only for a database without tables. A gradebook with tables is left alone.
     """
-    with closing(sqlite3.connect(path)) as database:
-        database.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-        database.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (revision,))
-        database.commit()
+    engine = create_engine(db_url)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:revision)"),
+                               {"revision": revision})
+    finally:
+        engine.dispose()
