@@ -17,10 +17,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import text
 
 from .course import Course
-from .nbgrader_api import Gradebook, api, run_step
+from .nbgrader_api import Gradebook, api, head_revision, run_step, stamp_new_gradebook
 from .sandbox import Limits
 from .settings import Settings, config_text
 from .tasks import AssignmentBundle
@@ -81,30 +81,3 @@ def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
             "rnn-course grade", {("CourseDirectory", "course_id"): course.course_id, **settings})]),
         limits=limits,
     )
-
-
-def head_revision() -> str:
-    """The newest revision of nbgrader's gradebook schema, read from its migration scripts."""
-    from alembic.script import ScriptDirectory
-    from nbgrader.dbutil import ALEMBIC_DIR
-
-    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
-
-
-def stamp_new_gradebook(db_url: str, revision: str) -> None:
-    """Give a gradebook that has no tables yet only nbgrader's schema revision.
-
-    nbgrader then creates its tables in it as usual, but skips learning the revision by
-    running the ``alembic heads`` command, a process that imports nbgrader (seconds of CPU),
-    which it does only for a database without tables. A gradebook with tables is left alone.
-    """
-    engine = create_engine(db_url)
-    try:
-        if inspect(engine).get_table_names():
-            return
-        with engine.begin() as connection:
-            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:revision)"),
-                               {"revision": revision})
-    finally:
-        engine.dispose()

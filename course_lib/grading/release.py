@@ -31,7 +31,7 @@ import nbformat
 
 from . import regions
 from .course import Course
-from .nbgrader_api import api, run_step
+from .nbgrader_api import api, head_revision, run_step, stamp_new_gradebook
 
 MIN_SECRET_CHARS = 10
 
@@ -145,6 +145,7 @@ def release(course: Course, assignments: list[str] | None = None) -> list[str]:
             write_setup_cell(notebook, install_source)
     for notebook in course.student_notebooks():
         write_setup_cell(notebook, install_source)
+    stamp_new_gradebook(course.db_url, head_revision())
     with tempfile.TemporaryDirectory(prefix="rnn-course-release-") as tmp:
         run = api(course, release_directory=tmp)
         for name in names:
