@@ -61,13 +61,13 @@ def _cli_course(tmp_path: Path) -> Path:
 
 
 def _cli(course: Path, submissions: Path, extra_env: dict,
-         cell_timeout: int = CELL_TIMEOUT) -> subprocess.CompletedProcess:
+         cell_timeout: int = CELL_TIMEOUT, workers: int = 2) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                **extra_env)
     return subprocess.run(
         [str(Path(sys.executable).parent / "rnn-course"), "grade", NAME, str(submissions),
          "--course-dir", str(course), "--db-url", f"sqlite:///{course / 'gradebook.db'}",
-         "--workers", "2", "--cell-timeout", str(cell_timeout), "--notebook-timeout", "150",
+         "--workers", str(workers), "--cell-timeout", str(cell_timeout), "--notebook-timeout", "150",
          "--no-progress"], cwd=course, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -267,7 +267,7 @@ def test_cli_without_bubblewrap_grades_and_warns_once_naming_what_is_lost(graded
         (folder / f"{NAME}.ipynb").write_bytes(
             (root / "corpus" / f"{student}_attempt_{NAME}.ipynb").read_bytes())
     course = _cli_course(tmp_path)
-    result = _cli(course, submitted, {"RNN_COURSE_SANDBOX": "off"}, cell_timeout=60)
+    result = _cli(course, submitted, {"RNN_COURSE_SANDBOX": "off"}, cell_timeout=60, workers=1)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (result.stdout + result.stderr).count("grading WITHOUT a sandbox") == 1
     for student, (scores, _messages, log) in _recorded(course).items():
