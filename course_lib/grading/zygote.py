@@ -73,6 +73,7 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 DISABLE_ENV = "RNN_COURSE_WARM_KERNELS"  # "off": every kernel starts cold
 _SOCKET_NAME = "zygote.sock"
 _MAX_REQUEST = 1 << 20
+_END_SECONDS = 5.0  # for a kernel's namespace to end when asked, before it is killed
 
 _CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -232,14 +233,24 @@ def _serve(connection: socket.socket) -> int:
     while watched not in ready:
         ready, _, _ = select.select([connection, watched], [], [])
         if connection in ready and not connection.recv(1):  # the launcher is gone: so is its kernel
-            os.kill(kernel, signal.SIGKILL)
+            _end_namespace(kernel, watched)
             break
-    _, status = os.waitpid(kernel, 0)
+    _, status = os.waitpid(kernel, 0)  # with the init, the CPU of what it reaped reaches the zygote
     try:
         connection.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
     except OSError:
         pass
     return 0
+
+
+def _end_namespace(init: int, watched: int) -> None:
+    """Ask the namespace's init to end every process in it and reap them (``_init``); kill it
+    if it has not ended within :data:`_END_SECONDS` (a signal it has no handler for yet, from
+    outside its namespace, is ignored, and a killed init reaps nothing: its kernel's CPU time
+    would never reach the zygote's count)."""
+    os.kill(init, signal.SIGTERM)
+    if not select.select([watched], [], [], _END_SECONDS)[0]:
+        os.kill(init, signal.SIGKILL)
 
 
 def _become_kernel(request: dict, fds: list[int]) -> None:
@@ -271,12 +282,15 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
 
 def _init(kernel: int) -> int:
     """Pid 1 of the kernel's namespace: reap every orphan until the kernel ends; its exit code.
+    On SIGTERM (``_end_namespace``) it kills every other process in the namespace, so that it
+    reaps the kernel, whose CPU time then counts in its own.
 
     The kernel itself is pid 2, so that it gets the signals an ordinary process gets (the
     kernel of the host ignores a signal to pid 1 sent from inside its namespace, even SIGKILL)
     and orphaned processes do not pile up as zombies under it. When this process ends, every
     process left in the namespace is killed.
     """
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(-1, signal.SIGKILL))  # all but pid 1
     while True:
         pid, status = os.wait()
         if pid == kernel:
