@@ -178,3 +178,28 @@ def test_the_command_and_the_dask_task_import_without_torch():
     code = ("import sys, course_lib.grading.cli, course_lib.grading.worker; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_an_assignment_preloads_what_its_notebooks_import_and_use(tmp_path):
+    """Imports (magics ignored), plus torch._dynamo where a cell names an optimiser and pyplot
+    where one turns on %matplotlib; a cell that is not Python adds nothing."""
+    import json
+
+    from course_lib.grading import preload
+
+    cells = ["%matplotlib inline\nimport torch\nfrom course_lib.checks import check_close",
+             "optimizer = torch.optim.Adam(params)", "!pip install x\nimport numpy as np",
+             "def broken(:", "from . import relative"]
+    notebook = tmp_path / "a.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": c} for c in cells]
+                                   + [{"cell_type": "markdown", "source": "import os"}]}))
+    assert preload.assignment_modules([notebook]) == (
+        "course_lib.checks", "matplotlib.pyplot", "numpy", "torch", "torch._dynamo")
+
+
+def test_the_course_stack_holds_every_student_module_and_no_grader():
+    from course_lib.grading import preload
+
+    stack = preload.course_stack()
+    assert {"torch", "torch._dynamo", "course_lib.lstm", "course_lib.seq2seq"} <= set(stack)
+    assert not any(name.startswith("course_lib.grading") for name in stack)

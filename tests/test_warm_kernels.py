@@ -15,7 +15,7 @@ import psutil
 import pytest
 from jupyter_client import KernelManager
 
-from course_lib.grading import sandbox, zygote
+from course_lib.grading import preload, sandbox, zygote
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -29,7 +29,7 @@ def warm():
     before = os.environ.get("MPLBACKEND")
     os.environ.update(RNN_COURSE_TEST_PASSWORD=SECRET, MPLBACKEND="Agg")
     try:
-        started = zygote.Zygote()
+        started = zygote.Zygote(preload.course_stack())
     finally:
         del os.environ["RNN_COURSE_TEST_PASSWORD"]
         if before is None:
@@ -213,5 +213,5 @@ def test_grader_falls_back_to_a_cold_kernel_when_the_zygote_is_gone(tmp_path, mo
 
 def test_warm_kernels_can_be_switched_off(monkeypatch):
     monkeypatch.setenv(zygote.DISABLE_ENV, "off")
-    assert zygote.worker_zygote() is None
+    assert zygote.worker_zygote(()) is None
 

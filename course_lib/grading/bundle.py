@@ -41,7 +41,7 @@ def register_assignment(course: Course, assignment_id: str, duedate: datetime | 
 
 
 def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
-                settings: Settings) -> AssignmentBundle:
+                settings: Settings, preload: tuple[str, ...] = ()) -> AssignmentBundle:
     """Build the :class:`AssignmentBundle` for ``assignment_id`` (call :func:`register_assignment` first).
 
     ``settings`` (feedback and late-penalty settings) are added to the course's
@@ -80,4 +80,5 @@ def make_bundle(course: Course, assignment_id: str, *, limits: Limits,
         config="\n\n".join([course.config_text, config_text(
             "rnn-course grade", {("CourseDirectory", "course_id"): course.course_id, **settings})]),
         limits=limits,
+        preload=preload,
     )

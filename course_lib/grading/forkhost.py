@@ -1,6 +1,7 @@
 """A small process that imports nbgrader once and forks a fresh child per request.
 
-Run as ``python -m course_lib.grading.forkhost`` by ``runner.py``, which talks
+Run as ``python -m course_lib.grading.forkhost [MODULE ...]`` by ``runner.py``. It
+imports the modules (see ``preload``), then talks
 to it over stdin/stdout, one JSON line each way:
 
 - request: ``{"target": "module:function", "args": [...], "cwd": ..., "log": ..., "env": {...}}``
@@ -39,7 +40,7 @@ def main() -> None:
     """Serve requests from stdin until it closes."""
     for module in PRELOAD:
         importlib.import_module(module)
-    preload.import_notebook_modules()
+    preload.import_modules(sys.argv[1:])
     # the preloaded modules (torch among them) hold millions of objects; a child's garbage
     # collector walking them would write to every page they live on, copying each page the
     # fork shared. Frozen, the collector leaves them alone.

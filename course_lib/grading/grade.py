@@ -27,7 +27,7 @@ from pathlib import Path
 
 from course_lib.validation import check_positive_int
 
-from . import feedback, late
+from . import feedback, late, preload
 from .bundle import make_bundle, register_assignment
 from .collect import DEFAULT_PATTERN, collect
 from .course import Course
@@ -137,7 +137,9 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
     with _dask_client(options) as client:
         _check_workers(client, options.worker_timeout)
         clock.lap("start cluster")
-        client.run(start_warm_up, wait=False)  # workers import nbgrader while we prepare
+        modules = preload.course_stack() if options.scheduler else preload.assignment_modules(
+            course.source / assignment_id / f"{name}.ipynb" for name in course.notebooks(assignment_id))
+        client.run(start_warm_up, modules, wait=False)  # workers import while we prepare
         summary.backup = None if (path := backup(course, options.keep_backups)) is None else str(path)
         register_assignment(course, assignment_id, options.duedate)
         collected = collect(course, assignment_id, submissions, options.pattern)
@@ -151,7 +153,8 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
             pending = [s for s in collected.submissions if s.student_id not in recorded]
             summary.skipped = sorted(s.student_id for s in collected.submissions
                                      if s.student_id in recorded)
-            bundle = make_bundle(course, assignment_id, limits=limits, settings=options.settings())
+            bundle = make_bundle(course, assignment_id, limits=limits, settings=options.settings(),
+                                 preload=modules)
             clock.lap("prepare")
             try:
                 _run(client, bundle, pending, writer, course, run_dir, summary, options.progress,

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +47,9 @@ class ForkHostError(RuntimeError):
 class _ForkHost:
     """The client end of one ``forkhost`` process: one request at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: tuple[str, ...]) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.grading.forkhost"],
+            [sys.executable, "-m", "course_lib.grading.forkhost", *modules],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
         )
         self._buffer = b""
@@ -91,22 +91,27 @@ _host: _ForkHost | None = None
 _host_lock = threading.Lock()
 
 
-def _get_host() -> _ForkHost:
+def _get_host(modules: Sequence[str]) -> _ForkHost:
+    """This process's fork host, started with ``modules`` imported when there is none.
+
+    A host started by an earlier run keeps what it imported; a child imports what it lacks.
+    """
     global _host
     if _host is None or not _host.alive:
-        _host = _ForkHost()
+        _host = _ForkHost(tuple(modules))
     return _host
 
 
 def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
-         env: Mapping[str, str] | None = None, timeout: float | None = None) -> Finished:
+         env: Mapping[str, str] | None = None, timeout: float | None = None,
+         preload: Sequence[str] = ()) -> Finished:
     """Run ``target`` (``"module:function"``) with string ``args`` in a forked child; say how it ended.
 
     The child works in ``cwd``, with ``env`` added to the host's environment, and
     its stdout and stderr appended to ``log_path``. Returning gives exit code 0,
     ``sys.exit(n)`` gives ``n``, an exception 1 (its traceback goes to the log).
     Raises :class:`ChildTimeout` after ``timeout`` seconds, once the child and all
-    its descendants are killed.
+    its descendants are killed. The host that forks it has imported ``preload``.
     """
     if ":" not in target:
         raise ValueError(f"target must look like 'module:function', got {target!r}")
@@ -115,13 +120,13 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
     request = {"target": target, "args": list(args), "cwd": str(cwd),
                "log": None if log_path is None else str(log_path), "env": dict(env or {})}
     with _host_lock:
-        return _get_host().call(request, timeout)
+        return _get_host(preload).call(request, timeout)
 
 
-def warm_up() -> None:
-    """Start this process's fork host and wait until it has imported nbgrader."""
+def warm_up(modules: Sequence[str]) -> None:
+    """Start this process's fork host and wait until it has imported nbgrader and ``modules``."""
     with _host_lock:
-        _get_host()
+        _get_host(modules)
 
 
 def _kill_tree(pid: int) -> None:

@@ -55,6 +55,8 @@ class AssignmentBundle:
     files: dict[str, bytes]
     config: str
     limits: Limits = field(default_factory=Limits)
+    #: what the workers' fork host and zygote import before forking (``preload.assignment_modules``)
+    preload: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_student_id(self.assignment_id)  # same rules: it names a folder

@@ -43,14 +43,16 @@ _EXCEPTION_LINE = re.compile(r"^\s*((?:[\w]+\.)*\w*(?:Error|Exception|Exit|Inter
 _ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
 
 
-async def start_warm_up() -> None:
+async def start_warm_up(modules: tuple[str, ...]) -> None:
     """Start this worker's fork host and zygote in the background (``Client.run(..., wait=False)``).
 
-    The host imports nbgrader and the zygote torch (about 2 s each) while the client
-    prepares the run; the first task waits for them if they are not done yet.
+    The host imports nbgrader, and both the assignment's ``modules`` (torch: seconds), while the
+    client prepares the run; the first task waits for them if they are not done yet.
     """
-    threading.Thread(target=runner.warm_up, name="rnn-course warm-up", daemon=True).start()
-    threading.Thread(target=zygote.worker_zygote, name="rnn-course zygote", daemon=True).start()
+    threading.Thread(target=runner.warm_up, args=(modules,), name="rnn-course warm-up",
+                     daemon=True).start()
+    threading.Thread(target=zygote.worker_zygote, args=(modules,), name="rnn-course zygote",
+                     daemon=True).start()
 
 
 def grade_submission(bundle: AssignmentBundle, submission: Submission) -> GradingResult:
@@ -60,7 +62,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
     # has at most 107 bytes, which a long student id (an e-mail address) would pass
     with tempfile.TemporaryDirectory(prefix="rnn-course-grade-") as tmp:
         scratch = Path(tmp)
-        kernels = zygote.worker_zygote()  # one lookup: the kernels' socket and their CPU count
+        kernels = zygote.worker_zygote(bundle.preload)  # one lookup: the kernels' socket and their CPU count
         env = _materialise(scratch, bundle, submission, kernels and kernels.socket_path)
         log = scratch / "grading.log"
         assignment, student = bundle.assignment_id, submission.student_id
@@ -75,7 +77,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         try:
             finished = runner.call(f"{_CHILD}:grade", assignment, student, database,
                                    str(steps_path), cwd=scratch, log_path=log, env=env,
-                                   timeout=deadline)
+                                   timeout=deadline, preload=bundle.preload)
         except runner.ChildTimeout:
             message = f"timed out: grading took longer than {deadline} s and was stopped"
         else:
@@ -91,7 +93,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
             report_path = scratch / "report.json"
             report = runner.call(f"{_CHILD}:write_report", database, assignment, student,
                                  str(report_path), cwd=scratch, log_path=log,
-                                 timeout=_REPORT_TIMEOUT)
+                                 timeout=_REPORT_TIMEOUT, preload=bundle.preload)
             if report.code != 0:
                 raise RuntimeError(f"could not read the scratch gradebook back:\n{_tail(log)}")
             cpu += report.cpu_seconds

@@ -60,14 +60,16 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from course_lib.grading import kernel_launcher, preload
 
-#: imported once here with preload's notebook modules, inherited by every kernel
+#: imported once here with the run's modules (see ``preload``), inherited by every kernel
 #: (not matplotlib's inline backend: it hooks into the IPython shell when first imported, which
 #: must happen in the kernel, after its shell exists)
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+           "course_lib.grading.executor")
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DISABLE_ENV = "RNN_COURSE_WARM_KERNELS"  # "off": every kernel starts cold
@@ -88,7 +90,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 class Zygote:
     """One worker's zygote process: start it, ask where it listens, ask its kernels' CPU."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: Sequence[str] = ()) -> None:
+        """Start the zygote; it imports ``modules`` (see ``preload``) before any fork."""
         self._folder = tempfile.mkdtemp(prefix="rnn-course-zygote-")  # 0700: the grader's only
         self.socket_path = os.path.join(self._folder, _SOCKET_NAME)
         # kernels are single-threaded (Limits.kernel_threads): no BLAS or OpenMP thread pools
@@ -96,7 +99,7 @@ class Zygote:
         env = {**kernel_launcher.kernel_env(), **dict.fromkeys(_THREAD_VARIABLES, "1"),
                "MPLBACKEND": kernel_launcher.INLINE_BACKEND}  # read by matplotlib when imported
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.grading.zygote", self.socket_path],
+            [sys.executable, "-m", "course_lib.grading.zygote", self.socket_path, *modules],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True, text=True,
         )
@@ -128,11 +131,11 @@ class Zygote:
 
 
 # --------------------------------------------------------------------------- the zygote
-def main(socket_path: str) -> None:
+def main(socket_path: str, modules: Sequence[str]) -> None:
     """Preload, probe, then fork a kernel per connection until stdin closes."""
     for module in PRELOAD:
         importlib.import_module(module)
-    preload.import_notebook_modules()
+    preload.import_modules(modules)
     gc.freeze()  # kernels' collectors then leave the preloaded objects' pages shared
     problem = _probe()
     print(json.dumps({"warm": problem is None, "why": problem}), flush=True)
@@ -398,16 +401,17 @@ _worker_zygote: Zygote | None = None
 _worker_lock = threading.Lock()
 
 
-def worker_zygote() -> Zygote | None:
-    """This worker process's zygote, started on first use; None where kernels start cold."""
+def worker_zygote(modules: Sequence[str]) -> Zygote | None:
+    """This worker process's zygote, started on first use with ``modules`` imported (a zygote
+    started by an earlier run keeps what it imported); None where kernels start cold."""
     global _worker_zygote
     if os.environ.get(DISABLE_ENV, "").lower() == "off":
         return None
     with _worker_lock:
         if _worker_zygote is None or not _worker_zygote.alive:
-            _worker_zygote = Zygote()
+            _worker_zygote = Zygote(modules)
         return _worker_zygote if _worker_zygote.problem is None else None
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
