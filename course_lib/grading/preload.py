@@ -19,6 +19,8 @@ import pkgutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .scratch import parse_cell
+
 #: what the course's notebooks use beyond their own imports: a torch optimiser pulls in
 #: ``torch._dynamo`` on its first step (about 2 s of CPU), ``%matplotlib inline`` pyplot (1 s)
 NOTEBOOK_MODULES = ("numpy", "torch", "torch.optim", "torch._dynamo", "torch.utils.data",
@@ -53,12 +55,9 @@ def assignment_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:
 
 
 def imports(source: str) -> set[str]:
-    """The absolute module names a cell's ``import`` statements name (IPython magics ignored)."""
-    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                       for line in source.splitlines())
-    try:
-        tree = ast.parse(python)
-    except SyntaxError:
+    """The absolute module names a cell's ``import`` statements name (none if it does not parse)."""
+    tree = parse_cell(source)
+    if tree is None:
         return set()
     names = set()
     for node in ast.walk(tree):

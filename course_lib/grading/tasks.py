@@ -55,7 +55,7 @@ class AssignmentBundle:
     files: dict[str, bytes]
     config: str
     limits: Limits = field(default_factory=Limits)
-    #: what the workers' fork host and zygote import before forking (``preload.assignment_modules``)
+    #: what the workers' fork host and zygote import before forking (see ``preload``)
     preload: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
