@@ -1,6 +1,7 @@
 """Warm kernels: forked from a worker's zygote, each inside a sandbox of its own.
 
-Each test starts a real zygote (``course_lib.grading.zygote``) and real sandboxed kernels
+Each test starts a real fork host and the zygote it forks (``course_lib.grading.zygote``), as a
+grading worker does, and real sandboxed kernels
 through jupyter_client with the kernelspec ``sandbox.configure`` writes, exactly as
 nbgrader starts them, and runs code in them.
 """
@@ -15,7 +16,7 @@ import psutil
 import pytest
 from jupyter_client import KernelManager
 
-from course_lib.grading import preload, sandbox, zygote
+from course_lib.grading import preload, runner, sandbox, zygote
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -24,12 +25,13 @@ SECRET = "rnn-course-test-secret-3f9c"
 
 @pytest.fixture(scope="module")
 def warm():
-    """A zygote started with a secret and a non-inline matplotlib backend in the grader's
-    environment (``make`` exports MPLBACKEND=Agg)."""
+    """A zygote forked by a fork host started with a secret and a non-inline matplotlib backend
+    in the grader's environment (``make`` exports MPLBACKEND=Agg)."""
     before = os.environ.get("MPLBACKEND")
     os.environ.update(RNN_COURSE_TEST_PASSWORD=SECRET, MPLBACKEND="Agg")
     try:
-        started = zygote.Zygote(preload.course_stack())
+        host = runner.ForkHost(preload.course_stack(), kernels=True)  # a worker's: it forks the zygote
+        started = host.zygote
     finally:
         del os.environ["RNN_COURSE_TEST_PASSWORD"]
         if before is None:
@@ -40,7 +42,7 @@ def warm():
         assert sandbox.bwrap_problem() is not None, f"bubblewrap works here, so must this: {started.problem}"
         pytest.skip(f"no sandbox on this machine: {started.problem}")
     yield started
-    started.close()
+    host.close()
 
 
 class Kernel:
@@ -161,6 +163,35 @@ def test_kernel_environment_holds_no_secret_of_the_grader(kernels, monkeypatch):
     assert kernels("alice").run(code) == "0 0\n"
 
 
+def test_kernel_memory_holds_no_secret_of_the_grader(kernels):
+    """The fork host had the secret in its environment, but only after it forked the zygote:
+    no page of a kernel holds it. The kernel counts the secret and a control string of the same
+    length in its readable anonymous memory (heap, stack with the environment block, the
+    interpreter's arenas); both are built at run time, so each is there as often as the count's
+    own copies, unless the secret leaked."""
+    code = (
+        "import ctypes\n"
+        "secret, control = bytes.fromhex(%r), bytes.fromhex(%r)\n"
+        "counts, scanned = {secret: 0, control: 0}, 0\n"
+        "with open('/proc/self/maps') as maps:\n"
+        "    regions = [line.split() for line in maps]\n"
+        "for fields in regions:\n"
+        "    if not fields[1].startswith('r') or (len(fields) > 5 and fields[5] not in ('[heap]', '[stack]')):\n"
+        "        continue\n"
+        "    start, end = (int(x, 16) for x in fields[0].split('-'))\n"
+        "    for at in range(start, end, 1 << 24):\n"
+        "        chunk = ctypes.string_at(at, min(1 << 24, end - at))\n"
+        "        scanned += len(chunk)\n"
+        "        for needle in counts:\n"
+        "            counts[needle] += chunk.count(needle)\n"
+        "print(counts[secret], counts[control], scanned > 10_000_000)\n"
+    ) % (SECRET.encode().hex(), ("x" * len(SECRET)).encode().hex())
+    counts = kernels("alice").run(code).split()
+    assert counts[2] == "True", f"the kernel could not read its own memory: {counts}"
+    assert int(counts[1]) >= 1, "the scan should find the control string the kernel built"
+    assert counts[0] == counts[1], f"the secret is in the kernel's memory {counts[0]} times, the control {counts[1]}"
+
+
 def test_files_and_processes_of_one_kernel_are_gone_before_the_next(kernels):
     first = kernels("alice")
     pid = first.run("import subprocess; p = subprocess.Popen(['sleep', '1000']); "
@@ -213,5 +244,5 @@ def test_grader_falls_back_to_a_cold_kernel_when_the_zygote_is_gone(tmp_path, mo
 
 def test_warm_kernels_can_be_switched_off(monkeypatch):
     monkeypatch.setenv(zygote.DISABLE_ENV, "off")
-    assert zygote.worker_zygote(()) is None
+    assert runner.kernels(()) is None
 

@@ -1,8 +1,17 @@
 """A small process that imports nbgrader once and forks a fresh child per request.
 
-Run as ``python -m course_lib.grading.forkhost [MODULE ...]`` by ``runner.py``. It
-imports the modules (see ``preload``), then talks
-to it over stdin/stdout, one JSON line each way:
+Run as ``python -m course_lib.grading.forkhost [--zygote SOCKET IN OUT] [MODULE ...]`` by
+``runner.py``, with the environment of a kernel (``zygote.process_env``). It starts in stages:
+
+1. it imports the modules (see ``preload``) and what the judge and the kernels share;
+2. with ``--zygote``, it forks the worker's zygote (``zygote.py``), whose stdin and stdout
+   are the inherited descriptors IN and OUT; the zygote imports what kernels add;
+3. only then it reads its first line, ``{"env": {...}}``, the worker's whole environment,
+   and takes it; it imports nbgrader, says ``{"ready": true}``, and serves requests.
+
+So the heavy modules are imported once for both, and nothing the worker's environment holds
+(a database password) is in the zygote's memory. After that it talks to ``runner.py`` over
+stdin/stdout, one JSON line each way:
 
 - request: ``{"target": "module:function", "args": [...], "cwd": ..., "log": ..., "env": {...}}``
 - replies: ``{"pid": <child pid>}`` at once, then ``{"exit": <code>, "cpu": <seconds>}``
@@ -32,15 +41,65 @@ import traceback
 
 from course_lib.grading import preload
 
-#: imported once here, inherited by every child
+#: imported before the zygote is forked: the judge and the kernels' executor both use them
+SHARED = ("course_lib.grading.executor",)
+#: imported after, inherited by every child
 PRELOAD = ("course_lib.grading.nbgrader_child", "course_lib.grading.integrity")
 
 
+def _split_argv(argv: list[str]) -> tuple[tuple[str, int, int] | None, list[str]]:
+    """``([--zygote SOCKET IN OUT] MODULE ...)`` -> the zygote's arguments or None, the modules."""
+    if argv[:1] != ["--zygote"]:
+        return None, argv
+    socket_path, requests, replies = argv[1:4]
+    return (socket_path, int(requests), int(replies)), argv[4:]
+
+
+def _fork_zygote(socket_path: str, requests: int, replies: int) -> None:
+    """Fork the zygote: it serves on ``socket_path`` and talks over ``requests``/``replies``.
+
+    Forked before this process has read anything from its own stdin: the child keeps only
+    the two pipes (as its stdin and stdout) and ``/dev/null`` as stderr.
+    """
+    if os.fork() == 0:
+        code = 1
+        try:
+            os.dup2(requests, 0)
+            os.dup2(replies, 1)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            from course_lib.grading import zygote
+
+            zygote.main(socket_path)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(requests)
+    os.close(replies)
+
+
+def _take_environment(env: dict[str, str]) -> None:
+    """Become a process of the worker's environment (modules already imported keep what they
+    read at import: one BLAS thread, which suits a worker that grades one submission per core)."""
+    os.environ.clear()
+    os.environ.update(env)
+    if "matplotlib" in sys.modules:  # imported under the kernels' inline backend
+        import matplotlib
+
+        matplotlib.use("agg")  # what the judge's figures need: no display, no IPython
+
+
 def main() -> None:
-    """Serve requests from stdin until it closes."""
+    """Import, fork the zygote if asked, take the worker's environment, serve requests from
+    stdin until it closes."""
+    zygote_args, modules = _split_argv(sys.argv[1:])
+    preload.import_modules((*SHARED, *modules))
+    if zygote_args is not None:
+        _fork_zygote(*zygote_args)
+    _take_environment(json.loads(sys.stdin.readline())["env"])
     for module in PRELOAD:
         importlib.import_module(module)
-    preload.import_modules(sys.argv[1:])
     # the preloaded modules (torch among them) hold millions of objects; a child's garbage
     # collector walking them would write to every page they live on, copying each page the
     # fork shared. Frozen, the collector leaves them alone.

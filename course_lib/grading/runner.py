@@ -27,6 +27,8 @@ from pathlib import Path
 
 import psutil
 
+from course_lib.grading import zygote
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -44,20 +46,38 @@ class ForkHostError(RuntimeError):
     """The fork host died or answered nonsense."""
 
 
-class _ForkHost:
-    """The client end of one ``forkhost`` process: one request at a time."""
+class ForkHost:
+    """The client end of one ``forkhost`` process (and of the zygote it forks, when asked for
+    one): one request at a time."""
 
-    def __init__(self, modules: tuple[str, ...]) -> None:
+    def __init__(self, modules: tuple[str, ...], kernels: bool) -> None:
+        #: the worker's zygote, forked by the host; None when kernels start cold
+        self.zygote = zygote.Zygote() if kernels else None
+        argv = [sys.executable, "-m", "course_lib.grading.forkhost"]
+        if self.zygote is not None:
+            argv += ["--zygote", self.zygote.socket_path, *map(str, self.zygote.child_fds)]
+        # started with a kernel's environment: the zygote is forked from it (see forkhost.py)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.grading.forkhost", *modules],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            [*argv, *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            pass_fds=self.zygote.child_fds if self.zygote else (), env=zygote.process_env(),
         )
+        self._process.stdin.write((json.dumps({"env": dict(os.environ)}) + "\n").encode())
+        self._process.stdin.flush()
+        if self.zygote is not None:
+            self.zygote.started()
         self._buffer = b""
         self._read(None)  # {"ready": true}: nbgrader is imported
 
     @property
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return self._process.poll() is None and (self.zygote is None or self.zygote.alive)
+
+    def close(self) -> None:
+        """End the host and its zygote."""
+        if self.zygote is not None:
+            self.zygote.close()
+        self._process.stdin.close()
+        self._process.wait()
 
     def call(self, request: dict, timeout: float | None) -> Finished:
         self._process.stdin.write((json.dumps(request) + "\n").encode())
@@ -87,18 +107,21 @@ class _ForkHost:
         return json.loads(line)
 
 
-_host: _ForkHost | None = None
+_host: ForkHost | None = None
 _host_lock = threading.Lock()
 
 
-def _get_host(modules: Sequence[str]) -> _ForkHost:
-    """This process's fork host, started with ``modules`` imported when there is none.
+def _get_host(modules: Sequence[str]) -> ForkHost:
+    """This process's fork host, started with ``modules`` imported when there is none (or when
+    it or its zygote has died).
 
     A host started by an earlier run keeps what it imported; a child imports what it lacks.
     """
     global _host
     if _host is None or not _host.alive:
-        _host = _ForkHost(tuple(modules))
+        if _host is not None:
+            _host.close()
+        _host = ForkHost(tuple(modules), kernels=os.environ.get(zygote.DISABLE_ENV, "").lower() != "off")
     return _host
 
 
@@ -124,9 +147,19 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
 
 
 def warm_up(modules: Sequence[str]) -> None:
-    """Start this process's fork host and wait until it has imported nbgrader and ``modules``."""
+    """Start this process's fork host and zygote; wait until they have imported ``modules``."""
     with _host_lock:
         _get_host(modules)
+
+
+def kernels(modules: Sequence[str]) -> zygote.Zygote | None:
+    """This process's zygote (its fork host's), started with ``modules`` imported when there is
+    none; None where kernels start cold (switched off, or no namespaces here)."""
+    if os.environ.get(zygote.DISABLE_ENV, "").lower() == "off":
+        return None
+    with _host_lock:
+        warm = _get_host(modules).zygote
+    return warm if warm is not None and warm.problem is None else None
 
 
 def _kill_tree(pid: int) -> None:

@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import runner, sandbox, zygote
+from . import runner, sandbox
 from .settings import config_text
 from .tasks import ERROR, GRADED, AssignmentBundle, GradingResult, NotebookResult, Submission
 
@@ -46,12 +46,10 @@ _ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
 async def start_warm_up(modules: tuple[str, ...]) -> None:
     """Start this worker's fork host and zygote in the background (``Client.run(..., wait=False)``).
 
-    The host imports nbgrader, and both the assignment's ``modules`` (torch: seconds), while the
+    They import the assignment's ``modules`` (torch: seconds), and the host nbgrader, while the
     client prepares the run; the first task waits for them if they are not done yet.
     """
     threading.Thread(target=runner.warm_up, args=(modules,), name="rnn-course warm-up",
-                     daemon=True).start()
-    threading.Thread(target=zygote.worker_zygote, args=(modules,), name="rnn-course zygote",
                      daemon=True).start()
 
 
@@ -62,7 +60,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
     # has at most 107 bytes, which a long student id (an e-mail address) would pass
     with tempfile.TemporaryDirectory(prefix="rnn-course-grade-") as tmp:
         scratch = Path(tmp)
-        kernels = zygote.worker_zygote(bundle.preload)  # one lookup: the kernels' socket and their CPU count
+        kernels = runner.kernels(bundle.preload)  # one lookup: the kernels' socket and their CPU count
         env = _materialise(scratch, bundle, submission, kernels and kernels.socket_path)
         log = scratch / "grading.log"
         assignment, student = bundle.assignment_id, submission.student_id

@@ -2,8 +2,9 @@
 
 A cold grading kernel costs about two seconds of one core before the student's first
 cell runs: a fresh interpreter, ipykernel, ``import torch``. Each grading worker
-therefore keeps one *zygote*, started by :class:`Zygote` with a scrubbed environment,
-that imports those modules once and then only forks. ``kernel_launcher.py`` (the
+therefore keeps one *zygote* that has those modules imported and only forks. The
+worker's fork host (``forkhost.py``), which needs the same heavy modules for the judge,
+imports them and then forks the zygote, so they are imported once per worker, not twice. ``kernel_launcher.py`` (the
 kernel command nbgrader starts) asks it for a kernel over a Unix socket, passing its
 own stdin/stdout/stderr and the sandbox policy; the zygote forks, and the fork builds
 the same sandbox bubblewrap builds on the cold path, then becomes the kernel.
@@ -27,9 +28,10 @@ come from the same process:
   (``kernel_launcher.apply_limits``).
 - **Network.** A new network namespace has no interface but a loopback that is down;
   the kernel talks to nbgrader through Unix sockets in its socket folder.
-- **Environment.** The zygote starts with only the variables a kernel needs, so a
-  secret in the worker's environment (a database password) never reaches it, and
-  ``/proc/self/environ`` of a kernel shows that scrubbed list.
+- **Environment.** The fork host starts with only the variables a kernel needs
+  (:func:`process_env`) and forks the zygote before it reads the worker's environment (which
+  may hold a database password) from its pipe. So no secret of the worker is ever in the
+  zygote's memory, and ``/proc/self/environ`` of a kernel shows that scrubbed list.
 
 The fork needs the right to create namespaces (root, or unprivileged user namespaces).
 :class:`Zygote` probes it when it starts; where it is missing, kernels start cold in
@@ -39,8 +41,8 @@ Protocol: the launcher sends one JSON line (``policy``, ``workdir``, ``connectio
 ``ipc_dir``, ``limits``, ``argv``, ``env``) with its three standard file descriptors
 attached (``SCM_RIGHTS``); it gets back one JSON line ``{"exit": code}`` when the
 kernel ends. If the launcher dies first (nbgrader killed it), the kernel is killed.
-The worker talks to the zygote on its stdin/stdout: ``cpu`` asks for the CPU seconds
-of every kernel ended so far.
+The worker talks to the zygote over two pipes, the zygote's stdin and stdout: ``cpu`` asks
+for the CPU seconds of every kernel ended so far, and closing them ends it.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ import select
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -87,52 +88,76 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 # --------------------------------------------------------------------------- the worker's end
-class Zygote:
-    """One worker's zygote process: start it, ask where it listens, ask its kernels' CPU."""
+def process_env() -> dict[str, str]:
+    """The environment a zygote starts with: what a kernel gets (``kernel_launcher.kernel_env``),
+    one thread for BLAS and OpenMP (kernels are single-threaded, ``Limits.kernel_threads``, so no
+    thread pools are started at import, and none exist in the process that forks), and the
+    inline matplotlib backend (read by matplotlib when imported)."""
+    return {**kernel_launcher.kernel_env(), **dict.fromkeys(_THREAD_VARIABLES, "1"),
+            "MPLBACKEND": kernel_launcher.INLINE_BACKEND}
 
-    def __init__(self, modules: Sequence[str] = ()) -> None:
-        """Start the zygote; it imports ``modules`` (see ``preload``) before any fork."""
+
+class Zygote:
+    """The worker's end of one zygote: where it listens, and the CPU its kernels have used.
+
+    The zygote is forked by the worker's fork host (``runner.py``, ``forkhost.py``) before that
+    host learns the worker's environment; this object makes the two pipes the zygote talks
+    over. Its ends are :attr:`child_fds`, handed to the fork host; :meth:`started` then waits
+    for the zygote's first line.
+    """
+
+    def __init__(self) -> None:
         self._folder = tempfile.mkdtemp(prefix="rnn-course-zygote-")  # 0700: the grader's only
         self.socket_path = os.path.join(self._folder, _SOCKET_NAME)
-        # kernels are single-threaded (Limits.kernel_threads): no BLAS or OpenMP thread pools
-        # started at import, and so none in the process that forks
-        env = {**kernel_launcher.kernel_env(), **dict.fromkeys(_THREAD_VARIABLES, "1"),
-               "MPLBACKEND": kernel_launcher.INLINE_BACKEND}  # read by matplotlib when imported
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.grading.zygote", self.socket_path, *modules],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True, text=True,
-        )
+        requests_in, requests_out = os.pipe()
+        replies_in, replies_out = os.pipe()
+        #: the zygote's stdin and stdout, for the process that forks it
+        self.child_fds = (requests_in, replies_out)
+        self._requests = os.fdopen(requests_out, "w", buffering=1)
+        self._replies = os.fdopen(replies_in, "r")
         self._lock = threading.Lock()
-        ready = json.loads(self._process.stdout.readline() or '{"warm": false, "why": "exited"}')
         #: None when kernels can be forked here, else why not
-        self.problem: str | None = None if ready.get("warm") else ready.get("why", "unknown")
+        self.problem: str | None = "not started"
+
+    def started(self) -> None:
+        """Close the zygote's ends here (the fork host has them) and wait until it is ready."""
+        for fd in self.child_fds:
+            os.close(fd)
+        ready = json.loads(self._replies.readline() or '{"warm": false, "why": "exited"}')
+        self.problem = None if ready.get("warm") else ready.get("why", "unknown")
 
     @property
     def alive(self) -> bool:
-        return self._process.poll() is None
+        """Whether the zygote still runs: it writes only when asked, so a reply pipe with
+        something to read between requests has reached its end."""
+        with self._lock:
+            return not self._replies.closed and not select.select([self._replies], [], [], 0)[0]
 
     def kernel_cpu(self) -> float:
         """CPU seconds (user + system) of every kernel that has ended so far; 0 once it has died
         (accounting only: a grade never depends on it)."""
         with self._lock:
             try:
-                self._process.stdin.write("cpu\n")
-                self._process.stdin.flush()
-                return float(json.loads(self._process.stdout.readline())["cpu"])
+                self._requests.write("cpu\n")
+                return float(json.loads(self._replies.readline())["cpu"])
             except (OSError, ValueError):
                 return 0.0
 
     def close(self) -> None:
-        """End the zygote (kernels it started run on until their launchers end them)."""
-        self._process.stdin.close()
-        self._process.wait()
+        """Tell the zygote to end (kernels it started run on until their launchers end them)."""
+        with self._lock:
+            for pipe in (self._requests, self._replies):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the zygote
-def main(socket_path: str, modules: Sequence[str]) -> None:
-    """Preload, probe, then fork a kernel per connection until stdin closes."""
+def main(socket_path: str, modules: Sequence[str] = ()) -> None:
+    """Preload, probe, then fork a kernel per connection until stdin closes (run in the
+    child the fork host forks, with stdin and stdout the pipes of :class:`Zygote`)."""
     for module in PRELOAD:
         importlib.import_module(module)
     preload.import_modules(modules)
@@ -395,23 +420,3 @@ def _mount_dev(root: str) -> None:
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
 
-
-# --------------------------------------------------------------------------- one per worker
-_worker_zygote: Zygote | None = None
-_worker_lock = threading.Lock()
-
-
-def worker_zygote(modules: Sequence[str]) -> Zygote | None:
-    """This worker process's zygote, started on first use with ``modules`` imported (a zygote
-    started by an earlier run keeps what it imported); None where kernels start cold."""
-    global _worker_zygote
-    if os.environ.get(DISABLE_ENV, "").lower() == "off":
-        return None
-    with _worker_lock:
-        if _worker_zygote is None or not _worker_zygote.alive:
-            _worker_zygote = Zygote(modules)
-        return _worker_zygote if _worker_zygote.problem is None else None
-
-
-if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
