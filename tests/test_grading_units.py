@@ -203,3 +203,33 @@ def test_the_course_stack_holds_every_student_module_and_no_grader():
     stack = preload.course_stack()
     assert {"torch", "torch._dynamo", "course_lib.lstm", "course_lib.seq2seq"} <= set(stack)
     assert not any(name.startswith("course_lib.grading") for name in stack)
+
+
+_GRADED_CELL = {"grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 2,
+                "schema_version": 3}
+
+
+@pytest.mark.parametrize("metadata", [
+    _GRADED_CELL,
+    {**_GRADED_CELL, "points": "two"},
+    {**_GRADED_CELL, "grade_id": 7, "points": -1},
+    {key: value for key, value in _GRADED_CELL.items() if key != "grade_id"},
+])
+def test_nbgraders_metadata_check_with_kept_validators_accepts_and_refuses_as_jsonschema_does(metadata):
+    import jsonschema
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
+
+    from course_lib.grading.nbgrader_child import _KeptValidators
+
+    schema = MetadataValidatorV3().schema
+
+    def outcome(validate):
+        try:
+            validate(metadata, schema)
+        except jsonschema.ValidationError as error:
+            return error.message, list(error.path)
+        return None
+
+    kept = _KeptValidators()
+    assert outcome(kept.validate) == outcome(jsonschema.validate)
+    assert outcome(kept.validate) == outcome(jsonschema.validate)  # the second call, with the kept validator
