@@ -9,7 +9,8 @@ environment and log file. A submission is one call: ``nbgrader_child.grade``
 runs the very code of the ``nbgrader`` console script
 (``NbGraderApp.launch_instance``) for autograde and then for feedback.
 A child that passes its deadline is killed together with everything it started
-(the notebook's kernel included).
+(the notebook's kernel included). The host also forks the worker's zygote, the process
+that forks warm kernels (``zygote.py``), so that the two import torch once between them.
 """
 
 from __future__ import annotations
