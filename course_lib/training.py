@@ -254,6 +254,25 @@ def top_k_predictions(
     ]
 
 
+def first_step_below(history: Sequence[float], threshold: float, window: int = 1) -> int | None:
+    """How many training steps it took for the loss to fall below ``threshold``: the first
+    ``t`` whose mean of the last ``window`` losses ``history[t - window : t]`` is below it, or
+    None if it never falls that low.
+
+    A training curve is noisy step to step, so a single lucky batch should not count as
+    learning: ``window`` smooths it first (lecture 6 measures how long each cell stays on the
+    adding problem's plateau this way).
+    """
+    check_positive_finite("threshold", threshold)
+    check_positive_int("window", window)
+    losses = torch.as_tensor([float(loss) for loss in history], dtype=torch.float64)  # (S,)
+    if losses.dim() != 1 or len(losses) < window:
+        raise ValueError(f"history must hold at least window={window} losses, got {len(losses)}")
+    running = losses.unfold(0, window, 1).mean(dim=1)  # (S - window + 1,)
+    below = (running < threshold).nonzero()
+    return None if len(below) == 0 else int(below[0]) + window
+
+
 def perplexity(mean_loss: float | torch.Tensor) -> float:
     """Perplexity ``exp(J)`` of a mean per-token cross-entropy ``J`` (in nats), lecture 8.
 

@@ -15,6 +15,7 @@ from course_lib.training import (
     default_device,
     evaluate_accuracy,
     evaluate_loss,
+    first_step_below,
     perplexity,
     sample,
     top_k_predictions,
@@ -135,3 +136,28 @@ def test_plots_return_figures():
     with pytest.raises(ValueError):
         plots.plot_confusion_matrix(torch.ones(2, 3), ["a", "b"])
     matplotlib.pyplot.close("all")
+
+
+def test_first_step_below_counts_the_steps_until_the_loss_falls_below_the_threshold():
+    assert first_step_below([1.0, 0.9, 0.2, 0.1], threshold=0.5) == 3
+
+
+def test_first_step_below_is_none_when_the_loss_never_falls_that_low():
+    assert first_step_below([1.0, 0.9, 0.8], threshold=0.5) is None
+
+
+def test_first_step_below_ignores_one_lucky_batch_once_smoothed():
+    history = [1.0, 0.1, 1.0, 1.0, 0.2, 0.2, 0.2]
+    assert first_step_below(history, threshold=0.3) == 2
+    assert first_step_below(history, threshold=0.3, window=3) == 7  # mean of steps 5-7: 0.2
+
+
+@pytest.mark.parametrize("kwargs, error, phrase", [
+    ({"threshold": 0.0}, ValueError, "threshold"),
+    ({"threshold": "low"}, TypeError, "threshold"),
+    ({"threshold": 0.5, "window": 0}, ValueError, "window"),
+    ({"threshold": 0.5, "window": 9}, ValueError, "at least window=9"),
+])
+def test_first_step_below_refuses_bad_arguments_naming_them(kwargs, error, phrase):
+    with pytest.raises(error, match=phrase):
+        first_step_below([1.0, 0.5, 0.2], **kwargs)
