@@ -90,6 +90,7 @@ _EXPORTS = {
         "predict",
         "confusion_matrix",
         "top_k_predictions",
+        "first_step_below",
         "perplexity",
         "sample",
         "default_device",
