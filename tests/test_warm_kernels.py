@@ -246,3 +246,19 @@ def test_warm_kernels_can_be_switched_off(monkeypatch):
     monkeypatch.setenv(zygote.DISABLE_ENV, "off")
     assert runner.kernels(()) is None
 
+
+
+def test_a_fork_host_is_replaced_when_its_warm_zygote_ends_but_not_for_a_zygote_never_warm():
+    """A zygote that finds no namespaces ends at once, and kernels start cold: its host must
+    stay (replacing it would start a new host for every submission)."""
+    host = runner.ForkHost((), kernels=True)
+    try:
+        if host.zygote.problem is not None:
+            pytest.skip(f"no warm kernels on this machine: {host.zygote.problem}")
+        assert host.alive
+        host.zygote.close()  # the zygote ends
+        assert not host.alive
+        host.zygote.problem = "this process may not create mount, pid and network namespaces"
+        assert host.alive
+    finally:
+        host.close()

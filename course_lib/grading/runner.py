@@ -71,7 +71,10 @@ class ForkHost:
 
     @property
     def alive(self) -> bool:
-        return self._process.poll() is None and (self.zygote is None or self.zygote.alive)
+        """The host runs, and so does its zygote if it had a warm one (one that found no
+        namespaces to fork into ends at once, and kernels then start cold)."""
+        warm = self.zygote is not None and self.zygote.problem is None
+        return self._process.poll() is None and (not warm or self.zygote.alive)
 
     def close(self) -> None:
         """End the host and its zygote."""
