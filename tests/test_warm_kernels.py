@@ -262,3 +262,17 @@ def test_a_fork_host_is_replaced_when_its_warm_zygote_ends_but_not_for_a_zygote_
         assert host.alive
     finally:
         host.close()
+
+
+def test_kernel_dies_when_the_process_watching_it_is_killed(kernels):
+    """A grading run killed with its process group (the interrupted-run test does so) takes the
+    process that watches each kernel with it, but not the kernel's namespace, a session of its
+    own: the kernel must end all the same."""
+    kernel = kernels("alice")
+    kernel.run("import subprocess; subprocess.Popen(['sleep', '1002'])")
+    (sleeper,) = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "1002"]]
+    family = sleeper.parents()  # the kernel, the namespace's init, the watcher, the zygote, ...
+    watcher = family[2]
+    watcher.kill()
+    gone, alive = psutil.wait_procs([sleeper, *family[:2]], timeout=30)
+    assert not alive, f"still running after their watcher was killed: {alive}"

@@ -83,6 +83,7 @@ _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x10000000, 0x20000000, 0x4000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 1, 2, 4, 32
 _MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
 _MNT_DETACH = 2
+_PR_SET_PDEATHSIG = 1
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -316,9 +317,12 @@ def _init(kernel: int) -> int:
     The kernel itself is pid 2, so that it gets the signals an ordinary process gets (the
     kernel of the host ignores a signal to pid 1 sent from inside its namespace, even SIGKILL)
     and orphaned processes do not pile up as zombies under it. When this process ends, every
-    process left in the namespace is killed.
+    process left in the namespace is killed. When the process that watches it ends without
+    asking (killed with its process group, as a killed grading run is), the kernel of the host
+    sends it SIGTERM too (``PR_SET_PDEATHSIG``), so the kernel does not outlive the grader.
     """
     signal.signal(signal.SIGTERM, lambda *_: os.kill(-1, signal.SIGKILL))  # all but pid 1
+    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM), "ask for SIGTERM when the watcher ends")
     while True:
         pid, status = os.wait()
         if pid == kernel:
