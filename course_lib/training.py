@@ -266,7 +266,7 @@ def first_step_below(history: Sequence[float], threshold: float, window: int = 1
     check_positive_finite("threshold", threshold)
     check_positive_int("window", window)
     losses = torch.as_tensor([float(loss) for loss in history], dtype=torch.float64)  # (S,)
-    if losses.dim() != 1 or len(losses) < window:
+    if len(losses) < window:
         raise ValueError(f"history must hold at least window={window} losses, got {len(losses)}")
     running = losses.unfold(0, window, 1).mean(dim=1)  # (S - window + 1,)
     below = (running < threshold).nonzero()

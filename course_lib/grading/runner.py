@@ -125,7 +125,7 @@ def _get_host(modules: Sequence[str]) -> ForkHost:
     if _host is None or not _host.alive:
         if _host is not None:
             _host.close()
-        _host = ForkHost(tuple(modules), kernels=os.environ.get(zygote.DISABLE_ENV, "").lower() != "off")
+        _host = ForkHost(tuple(modules), kernels=not zygote.switched_off())
     return _host
 
 
@@ -159,7 +159,7 @@ def warm_up(modules: Sequence[str]) -> None:
 def kernels(modules: Sequence[str]) -> zygote.Zygote | None:
     """This process's zygote (its fork host's), started with ``modules`` imported when there is
     none; None where kernels start cold (switched off, or no namespaces here)."""
-    if os.environ.get(zygote.DISABLE_ENV, "").lower() == "off":
+    if zygote.switched_off():
         return None
     with _host_lock:
         warm = _get_host(modules).zygote

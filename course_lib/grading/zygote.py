@@ -98,6 +98,11 @@ def process_env() -> dict[str, str]:
             "MPLBACKEND": kernel_launcher.INLINE_BACKEND}
 
 
+def switched_off() -> bool:
+    """Whether warm kernels are switched off (:data:`DISABLE_ENV` is ``off``): every kernel starts cold."""
+    return os.environ.get(DISABLE_ENV, "").lower() == "off"
+
+
 class Zygote:
     """The worker's end of one zygote: where it listens, and the CPU its kernels have used.
 
