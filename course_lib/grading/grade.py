@@ -341,13 +341,30 @@ def _result(future, watchdog: _Watchdog):
 @contextmanager
 def _dask_client(options: Options) -> Iterator:
     """A ``distributed.Client`` on a new LocalCluster, or on the cluster at ``options.scheduler``."""
+    import dask
     from distributed import Client, LocalCluster
 
     if options.scheduler:
         with Client(options.scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1,
-                      processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with dask.config.set(_QUIET_LOCAL_CLUSTER), \
+            LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1,
+                         processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
+
+
+#: Dask's diagnostics that a grading run never reads, switched off or slowed for the cluster we
+#: start: each worker samples its threads' stacks every 10 ms for the dashboard's profile, and
+#: every process polls its memory, CPU and disk several times a second. On a 2-core laptop they
+#: cost several seconds of CPU per run, taken from the kernels. The memory monitor still runs
+#: (Dask's own limits stay on), once a second; the sandbox's limits are what bound a submission.
+_QUIET_LOCAL_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.disk": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+}
