@@ -233,3 +233,23 @@ def test_nbgraders_metadata_check_with_kept_validators_accepts_and_refuses_as_js
     kept = _KeptValidators()
     assert outcome(kept.validate) == outcome(jsonschema.validate)
     assert outcome(kept.validate) == outcome(jsonschema.validate)  # the second call, with the kept validator
+
+
+def test_sqlite_engines_of_nbgraders_gradebooks_share_compiled_sql_and_keep_their_own_data(tmp_path):
+    import sqlalchemy
+
+    from course_lib.grading.nbgrader_child import _SharedCompiledSQL
+
+    create_engine = _SharedCompiledSQL()
+    table = sqlalchemy.table("student", sqlalchemy.column("id"))
+    ids, hits = {}, {}
+    for name in ("first", "second"):
+        engine = create_engine(f"sqlite:///{tmp_path / name}.db", echo=False, future=True)
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text("CREATE TABLE student (id VARCHAR)"))
+            connection.execute(sqlalchemy.insert(table).values(id=name))
+            result = connection.execute(sqlalchemy.select(table.c.id))
+            ids[name], hits[name] = result.scalars().all(), result.context.cache_hit
+        engine.dispose()
+    assert ids == {"first": ["first"], "second": ["second"]}
+    assert hits == {"first": engine.dialect.CACHE_MISS, "second": engine.dialect.CACHE_HIT}
