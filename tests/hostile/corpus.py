@@ -360,7 +360,7 @@ def _derive(change: str, honest, release):
         _after(nb, answer, "hog = bytearray(40 * 1024**3)  # 40 GB")
     elif change == "forkbomb":  # children exit by themselves: bounded even without a limit
         _after(nb, answer, "import os, time\nchildren = []\nwhile len(children) < 100_000:\n"
-                           "    pid = os.fork()\n    if pid == 0:\n        time.sleep(3)\n"
+                           "    pid = os.fork()\n    if pid == 0:\n        time.sleep(10)\n"
                            "        os._exit(0)\n    children.append(pid)")
     elif change == "bigprint":
         _after(nb, answer, "for _ in range(100):\n    print('x' * 1_000_000)")
