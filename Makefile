@@ -44,11 +44,13 @@ book: setup
 # two pytest processes, a test file each at a time (a file's fixtures stay in one process):
 # most heavy tests wait on kernels and subprocesses, so two keep both cores busy
 # (tests/conftest.py gives every process one compute thread, so they do not thrash).
+# Files go out longest first, in tests/conftest.py's order (--no-loadscope-reorder: not
+# xdist's most-tests-first, which left the long few-test files to the end).
 # TEST_JOBS=0 runs the suite in this process.
 TEST_JOBS ?= 2
 
 test: setup
-	$(BIN)/python -m pytest --numprocesses $(TEST_JOBS) --dist loadfile
+	$(BIN)/python -m pytest --numprocesses $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 release: setup
 	$(BIN)/rnn-course release

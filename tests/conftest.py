@@ -32,3 +32,16 @@ def _seed_everything():
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+#: The test files that build the book, grade classes or install packages, longest first.
+#: `make test` hands whole files to its two pytest processes, each taking the next file in
+#: line when it runs dry; starting with the longest keeps both busy to the end (longest
+#: processing time first) instead of leaving one to run a long file alone.
+LONGEST_FIRST = ("test_book", "test_hostile", "test_assignments", "test_scale_out", "test_grading",
+                 "test_student_package", "test_warm_kernels", "test_exercise_solutions")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: same order within a file
