@@ -112,12 +112,24 @@ def test_postgres_gradebook_records_the_same_scores_as_sqlite(workspace, local_r
 
 
 def test_external_cluster_grades_like_the_local_cluster(workspace, local_run, cluster):
-    """``--scheduler tcp://127.0.0.1:PORT`` sends the same tasks to a running cluster: same scores."""
+    """``--scheduler tcp://127.0.0.1:PORT`` sends the same tasks to a running cluster: same
+    scores. Its workers stay light: nbgrader and nbconvert (2 s of CPU each) are their fork
+    hosts', never imported by a worker itself."""
+    from distributed import Client
+
     course = _course_copy(workspace, "external")
     _grade(course, workspace / "class", "--scheduler", cluster.address)
 
     assert gradebook.read(_sqlite_url(course), classroom.ASSIGNMENT).grades == local_run.grades
     assert cluster.worker_names() == ["worker-0", "worker-1"], "the cluster outlives the run"
+
+    def heavy_modules() -> list[str]:
+        import sys
+
+        return [name for name in ("nbgrader", "nbconvert") if name in sys.modules]
+
+    with Client(cluster.address, timeout=30) as client:
+        assert {tuple(names) for names in client.run(heavy_modules).values()} == {()}
 
 
 def _first_result_and_busy_worker(address: str, timeout: float) -> str:

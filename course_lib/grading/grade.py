@@ -36,7 +36,7 @@ from .gradebook import KEEP_BACKUPS, GradebookWriter, backup
 from .sandbox import Limits
 from .settings import Settings
 from .tasks import ERROR, AssignmentBundle, GradingResult
-from .worker import grade_submission, start_warm_up
+from .worker import grade_submission, start_warm_up, the_bundle
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _run(client, bundle, pending, writer: GradebookWriter, course: Course, run_d
 
     # a task's result, not scattered data: if every worker holding it dies, Dask computes it
     # again on the next worker instead of cancelling every submission that needs it
-    shared = client.submit(_the_bundle, bundle, pure=False,
+    shared = client.submit(the_bundle, bundle, pure=False,
                            key=f"bundle-{bundle.assignment_id}-{os.urandom(4).hex()}")
     futures = {client.submit(grade_submission, shared, submission, pure=False,
                              key=f"grade-{bundle.assignment_id}-{submission.student_id}-{os.urandom(4).hex()}"):
@@ -261,11 +261,6 @@ class _Clock:
         now = time.perf_counter()
         self._phases[name] = round(self._phases.get(name, 0.0) + now - self._last, 3)
         self._last = now
-
-
-def _the_bundle(bundle: AssignmentBundle) -> AssignmentBundle:
-    """The assignment bundle as a task's result (see ``_run``)."""
-    return bundle
 
 
 class NoWorkers(RuntimeError):
