@@ -35,7 +35,7 @@ from .export import export
 from .gradebook import KEEP_BACKUPS, GradebookWriter, backup
 from .sandbox import Limits
 from .settings import Settings
-from .tasks import ERROR, AssignmentBundle, GradingResult
+from .tasks import ERROR, GradingResult
 from .worker import grade_submission, start_warm_up, the_bundle
 
 
