@@ -271,16 +271,19 @@ def test_keep_backups_below_one_is_refused_by_the_command_line(tmp_path):
 
 
 def test_submission_past_the_hard_deadline_is_stopped_scored_zero_and_reported(tmp_path):
-    # one second cannot even start the kernel: the grading child is killed, and the
-    # scores nbgrader left in the scratch gradebook are read back by a second child
+    # nbgrader itself stalls in the grading child, where no cell's time limit can stop it (the
+    # course config sleeps whenever autograde loads it): the child is killed at the deadline,
+    # and the scores nbgrader left in the scratch gradebook are read back by a second child
     course = toy.write_course(tmp_path / "course")
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write('import sys, time\nif sys.argv[1:2] == ["autograde"]:\n    time.sleep(60)\n')
     export = toy.write_submitted_tree(tmp_path / "submitted", {"slow": toy.submission(toy.CORRECT)},
                                       {"slow": ON_TIME})
     run = rnn_course(course, "grade", toy.ASSIGNMENT, str(export), "--workers", "1",
-                     "--notebook-timeout", "1")
+                     "--notebook-timeout", "2")
     assert run.returncode == 0, run.stdout + run.stderr
     result = summary(course)
-    assert "timed out: grading took longer than 1 s" in result["errors"]["slow"]
+    assert "timed out: grading took longer than 2 s" in result["errors"]["slow"]
     scores = {cell: values[1] for (student, cell), values in recorded_scores(course).items()
               if student == "slow" and cell != "late penalty"}
     assert scores and all(not score for score in scores.values()), scores
