@@ -90,6 +90,7 @@ _EXPORTS = {
         "predict",
         "confusion_matrix",
         "top_k_predictions",
+        "moving_average",
         "first_step_below",
         "perplexity",
         "sample",

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from course_lib.training import moving_average
+
 
 def _axes(ax, figsize: tuple[float, float]):
     if ax is None:
@@ -55,7 +57,7 @@ def plot_loss(
         x = np.arange(1, y.size + 1)
         if smooth > 1 and y.size >= smooth:
             line = ax.plot(x, y, alpha=0.3)[0]
-            avg = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+            avg = moving_average(y, smooth).numpy()  # (S - smooth + 1,)
             ax.plot(x[smooth - 1 :], avg, color=line.get_color(), label=label or f"mean of {smooth}")
         else:
             ax.plot(x, y, label=label or None)

@@ -254,6 +254,20 @@ def top_k_predictions(
     ]
 
 
+def moving_average(values: Sequence[float], window: int) -> torch.Tensor:
+    """The mean of every ``window`` consecutive values, ``out[i] = mean(values[i : i + window])``:
+    ``len(values) - window + 1`` of them, in float64.
+
+    A training curve is noisy step to step; this is the smoothed curve that
+    :func:`course_lib.plots.plot_loss` draws (``smooth=``) and :func:`first_step_below` reads.
+    """
+    check_positive_int("window", window)
+    series = torch.as_tensor([float(value) for value in values], dtype=torch.float64)  # (S,)
+    if len(series) < window:
+        raise ValueError(f"values must hold at least window={window} numbers, got {len(series)}")
+    return series.unfold(0, window, 1).mean(dim=1)  # (S - window + 1,)
+
+
 def first_step_below(history: Sequence[float], threshold: float, window: int = 1) -> int | None:
     """How many training steps it took for the loss to fall below ``threshold``: the first
     ``t`` whose mean of the last ``window`` losses ``history[t - window : t]`` is below it, or
@@ -265,11 +279,9 @@ def first_step_below(history: Sequence[float], threshold: float, window: int = 1
     """
     check_positive_finite("threshold", threshold)
     check_positive_int("window", window)
-    losses = torch.as_tensor([float(loss) for loss in history], dtype=torch.float64)  # (S,)
-    if len(losses) < window:
-        raise ValueError(f"history must hold at least window={window} losses, got {len(losses)}")
-    running = losses.unfold(0, window, 1).mean(dim=1)  # (S - window + 1,)
-    below = (running < threshold).nonzero()
+    if len(history) < window:
+        raise ValueError(f"history must hold at least window={window} losses, got {len(history)}")
+    below = (moving_average(history, window) < threshold).nonzero()
     return None if len(below) == 0 else int(below[0]) + window
 
 

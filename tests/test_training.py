@@ -3,6 +3,7 @@
 import math
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ from course_lib.training import (
     evaluate_accuracy,
     evaluate_loss,
     first_step_below,
+    moving_average,
     perplexity,
     sample,
     top_k_predictions,
@@ -161,3 +163,15 @@ def test_first_step_below_ignores_one_lucky_batch_once_smoothed():
 def test_first_step_below_refuses_bad_arguments_naming_them(kwargs, error, phrase):
     with pytest.raises(error, match=phrase):
         first_step_below([1.0, 0.5, 0.2], **kwargs)
+
+
+def test_moving_average_equals_numpys_valid_convolution_with_a_box():
+    values = torch.rand(50, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).tolist()
+    expected = np.convolve(values, np.ones(7) / 7, mode="valid")
+    torch.testing.assert_close(moving_average(values, 7), torch.from_numpy(expected), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("window, phrase", [(0, "window"), (4, "at least window=4")])
+def test_moving_average_refuses_a_window_it_cannot_fill(window, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        moving_average([1.0, 2.0, 3.0], window)

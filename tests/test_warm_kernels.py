@@ -247,7 +247,6 @@ def test_warm_kernels_can_be_switched_off(monkeypatch):
     assert runner.kernels(()) is None
 
 
-
 def test_a_fork_host_is_replaced_when_its_warm_zygote_ends_but_not_for_a_zygote_never_warm():
     """A zygote that finds no namespaces ends at once, and kernels start cold: its host must
     stay (replacing it would start a new host for every submission)."""
