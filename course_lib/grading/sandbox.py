@@ -156,6 +156,7 @@ def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple
             "nbgrader.preprocessors.CheckCellMetadata"],
         ("KernelManager", "transport"): "ipc",
         ("KernelManager", "ip"): str(sockets),
+        ("AsyncKernelManager", "client_class"): "course_lib.grading.kernel_client.PromptKernelClient",
         ("SandboxedExecute", "kernel_name"): KERNEL_NAME,
         ("SandboxedExecute", "timeout"): limits.cell_timeout,
         # below the worker's hard kill, so that the notebook still ends with grades
