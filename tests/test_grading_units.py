@@ -253,3 +253,34 @@ def test_sqlite_engines_of_nbgraders_gradebooks_share_compiled_sql_and_keep_thei
         engine.dispose()
     assert ids == {"first": ["first"], "second": ["second"]}
     assert hits == {"first": engine.dialect.CACHE_MISS, "second": engine.dialect.CACHE_HIT}
+
+
+def test_kept_highlights_give_what_nbconvert_renders_for_the_same_cell_and_options():
+    from nbconvert.filters.highlight import Highlight2HTML
+
+    from course_lib.grading.feedback import _KeptHighlights, keep_highlights
+
+    source = "%%bash\necho hi\nx = [i ** 2 for i in range(3)]  # kept"
+    keep_highlights([source])
+    kept, fresh = _KeptHighlights(pygments_lexer="ipython3"), Highlight2HTML(pygments_lexer="ipython3")
+    assert kept(source) == fresh(source)
+    bash = {"magics_language": "bash"}
+    assert kept(source, metadata=bash) == fresh(source, metadata=bash) != fresh(source)
+    assert kept(source, language="python") == fresh(source, language="python") != fresh(source)
+    wide = {"linenos": "table"}
+    assert (_KeptHighlights(pygments_lexer="ipython3", extra_formatter_options=wide)(source)
+            == Highlight2HTML(pygments_lexer="ipython3", extra_formatter_options=wide)(source)
+            != fresh(source))
+
+
+def test_feedback_sources_are_the_code_cells_with_hidden_tests_replaced(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from course_lib.grading.feedback import PLACEHOLDER, shown_sources
+
+    test = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS"
+    path = tmp_path / "a.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# f"), new_code_cell("import torch"),
+                                       new_code_cell(test), new_code_cell("import torch")]), path)
+    assert shown_sources([path]) == ("import torch", f"assert f(1) == 1\n{PLACEHOLDER}")

@@ -16,7 +16,10 @@ render hidden tests in full, as plain nbgrader does.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
@@ -91,6 +94,50 @@ class _CompiledTemplates(BytecodeCache):
 _COMPILED = _CompiledTemplates()
 
 
+class _KeptHighlights(Highlight2HTML):
+    """nbconvert's code highlighter, remembering every cell it has rendered in this process.
+
+    Highlighting is about half of a feedback page's CPU (pygments lexes Python with regular
+    expressions, about 4 ms a cell), and most code cells are the same on every student's page:
+    the instructor's set-up cells and the tests. The fork host renders those once
+    (:func:`keep_highlights`) and every child it forks finds them here; a student's own cells
+    miss and are rendered as nbconvert renders them. The key holds everything the result
+    depends on, so a hit returns exactly what rendering would.
+    """
+
+    def __call__(self, source: str, language: str | None = None, metadata=None) -> str:
+        key = (source, language or self.pygments_lexer, (metadata or {}).get("magics_language"),
+               json.dumps(self.extra_formatter_options, sort_keys=True))
+        html = _HIGHLIGHTED.get(key)
+        if html is None:
+            html = _HIGHLIGHTED[key] = super().__call__(source, language, metadata)
+        return html
+
+
+_HIGHLIGHTED: dict[tuple, str] = {}
+
+
+def shown_sources(notebooks: Iterable[Path]) -> tuple[str, ...]:
+    """The code cells of these source notebooks as a feedback page shows them: set-up cells
+    as written, test cells with their hidden tests replaced by :data:`PLACEHOLDER`."""
+    sources = []
+    for path in notebooks:
+        for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                sources.append(regions.without(source, regions.HIDDEN_TESTS, PLACEHOLDER)
+                               if regions.holds(source, regions.HIDDEN_TESTS) else source)
+    return tuple(dict.fromkeys(sources))
+
+
+def keep_highlights(sources: Iterable[str], lexer: str = "ipython3") -> None:
+    """Render ``sources`` as a feedback page highlights them (the IPython kernel's lexer) and keep
+    them for every later page of this process and of the processes it forks."""
+    highlight = _KeptHighlights(pygments_lexer=lexer)
+    for source in sources:
+        highlight(source)
+
+
 #: an <img> tag without alt text, and the text nbconvert gives such images
 _IMAGE_WITHOUT_ALT = re.compile(r"<img(?![^>]*\salt=)", re.IGNORECASE)
 _NO_ALT = "No description has been provided for this image"
@@ -99,7 +146,8 @@ _NO_ALT = "No description has been provided for this image"
 class FeedbackExporter(HTMLExporter):
     """nbconvert's HTML exporter, doing per submission only what a feedback page needs.
 
-    - Templates are compiled once per process (the fork host's), see :class:`_CompiledTemplates`.
+    - Templates are compiled once per process (the fork host's), see :class:`_CompiledTemplates`,
+      and the assignment's own code cells are highlighted once, see :class:`_KeptHighlights`.
     - No second pass through an HTML parser. nbconvert re-parses every page it renders with
       BeautifulSoup (about 0.3 s of CPU for an Assignment-1 feedback page) to give images alt
       text and the lab template's cells a tab stop. nbgrader's feedback template is built on
@@ -119,7 +167,7 @@ class FeedbackExporter(HTMLExporter):
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name", None))
         self.register_filter("highlight_code", self.filters.get(
-            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            "highlight_code", _KeptHighlights(pygments_lexer=lexer, parent=self)))
         resources = self._init_resources(resources)
         self.register_filter("filter_data_type", WidgetsDataTypeFilter(
             notebook_metadata=self._nb_metadata, parent=self, resources=resources))

@@ -137,9 +137,11 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
     with _dask_client(options) as client:
         _check_workers(client, options.worker_timeout)
         clock.lap("start cluster")
-        modules = preload.course_stack() if options.scheduler else preload.assignment_modules(
-            course.source / assignment_id / f"{name}.ipynb" for name in course.notebooks(assignment_id))
-        client.run(start_warm_up, modules, wait=False)  # workers import while we prepare
+        notebooks = [course.source / assignment_id / f"{name}.ipynb"
+                     for name in course.notebooks(assignment_id)]
+        modules = preload.course_stack() if options.scheduler else preload.assignment_modules(notebooks)
+        # workers import and highlight while we prepare
+        client.run(start_warm_up, modules, feedback.shown_sources(notebooks), wait=False)
         summary.backup = None if (path := backup(course, options.keep_backups)) is None else str(path)
         register_assignment(course, assignment_id, options.duedate)
         collected = collect(course, assignment_id, submissions, options.pattern)

@@ -43,13 +43,14 @@ _EXCEPTION_LINE = re.compile(r"^\s*((?:[\w]+\.)*\w*(?:Error|Exception|Exit|Inter
 _ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
 
 
-async def start_warm_up(modules: tuple[str, ...]) -> None:
+async def start_warm_up(modules: tuple[str, ...], highlight: tuple[str, ...] = ()) -> None:
     """Start this worker's fork host and zygote in the background (``Client.run(..., wait=False)``).
 
-    They import the assignment's ``modules`` (torch: seconds), and the host nbgrader, while the
-    client prepares the run; the first task waits for them if they are not done yet.
+    They import the assignment's ``modules`` (torch: seconds), and the host nbgrader and the
+    feedback's code cells ``highlight``, while the client prepares the run; the first task waits
+    for them if they are not done yet.
     """
-    threading.Thread(target=runner.warm_up, args=(modules,), name="rnn-course warm-up",
+    threading.Thread(target=runner.warm_up, args=(modules, highlight), name="rnn-course warm-up",
                      daemon=True).start()
 
 
