@@ -275,3 +275,12 @@ def test_kernel_dies_when_the_process_watching_it_is_killed(kernels):
     watcher.kill()
     gone, alive = psutil.wait_procs([sleeper, *family[:2]], timeout=30)
     assert not alive, f"still running after their watcher was killed: {alive}"
+
+
+def test_zygote_forks_kernels_from_a_single_thread(warm):
+    """What it preloads (ipykernel, debugpy, torch, ...) starts no thread: a fork copies only the
+    thread that forks, and a lock another thread held would stay held in every kernel."""
+    owners = {connection.pid for connection in psutil.net_connections(kind="unix")
+              if connection.laddr == warm.socket_path}
+    assert len(owners) == 1, f"one process listens on the zygote's socket, found {owners}"
+    assert psutil.Process(owners.pop()).num_threads() == 1

@@ -253,7 +253,9 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(kernel_argv)
+    # input history in memory, not in a SQLite file written by a thread of its own: nobody
+    # reads a grading kernel's history after it ends
+    app.initialize([*kernel_argv, "--HistoryManager.enabled=False"])
     app.start()
 
 
