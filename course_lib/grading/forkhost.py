@@ -46,7 +46,8 @@ from course_lib.grading import preload
 #: imported before the zygote is forked: the judge and the kernels' executor both use them
 SHARED = ("course_lib.grading.executor",)
 #: imported after, inherited by every child
-PRELOAD = ("course_lib.grading.nbgrader_child", "course_lib.grading.integrity")
+PRELOAD = ("course_lib.grading.nbgrader_child", "course_lib.grading.integrity",
+           "course_lib.grading.kernel_client")
 
 
 def _split_argv(argv: list[str]) -> tuple[tuple[str, int, int] | None, list[str]]:
