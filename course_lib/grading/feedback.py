@@ -32,7 +32,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Bool, Unicode, default
 
-from . import regions
+from . import preload, regions
 from .settings import Settings
 
 #: replaces each hidden-test region in the feedback
@@ -120,14 +120,10 @@ _HIGHLIGHTED: dict[tuple, str] = {}
 def shown_sources(notebooks: Iterable[Path]) -> tuple[str, ...]:
     """The code cells of these source notebooks as a feedback page shows them: set-up cells
     as written, test cells with their hidden tests replaced by :data:`PLACEHOLDER`."""
-    sources = []
-    for path in notebooks:
-        for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]:
-            if cell["cell_type"] == "code":
-                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                sources.append(regions.without(source, regions.HIDDEN_TESTS, PLACEHOLDER)
-                               if regions.holds(source, regions.HIDDEN_TESTS) else source)
-    return tuple(dict.fromkeys(sources))
+    return tuple(dict.fromkeys(
+        regions.without(source, regions.HIDDEN_TESTS, PLACEHOLDER)
+        if regions.holds(source, regions.HIDDEN_TESTS) else source
+        for source in preload.code_cells(notebooks)))
 
 
 def keep_highlights(sources: Iterable[str], lexer: str = "ipython3") -> None:

@@ -16,7 +16,7 @@ import ast
 import importlib
 import json
 import pkgutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .scratch import parse_cell
@@ -41,17 +41,21 @@ def assignment_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:
     code loads on first use: ``torch._dynamo`` where a cell names an optimiser (``optim``),
     ``matplotlib.pyplot`` where one turns on ``%matplotlib``."""
     names: set[str] = set()
+    for source in code_cells(notebooks):
+        names |= imports(source)
+        if "optim" in source:
+            names.add("torch._dynamo")
+        if "%matplotlib" in source:
+            names.add("matplotlib.pyplot")
+    return tuple(sorted(names))
+
+
+def code_cells(notebooks: Iterable[Path]) -> Iterator[str]:
+    """The source of every code cell of these notebook files, in order."""
     for path in notebooks:
         for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]:
-            if cell["cell_type"] != "code":
-                continue
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            names |= imports(source)
-            if "optim" in source:
-                names.add("torch._dynamo")
-            if "%matplotlib" in source:
-                names.add("matplotlib.pyplot")
-    return tuple(sorted(names))
+            if cell["cell_type"] == "code":
+                yield "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
 def imports(source: str) -> set[str]:

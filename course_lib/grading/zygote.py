@@ -66,11 +66,11 @@ from pathlib import Path
 
 from course_lib.grading import kernel_launcher, preload
 
-#: imported once here with the run's modules (see ``preload``), inherited by every kernel: ipykernel
-#: and what its start-up and ``_reseed`` import on the way (``ipykernel.debugger`` brings debugpy's 145 modules,
-#: 0.07 s of CPU per kernel; importing these starts no thread and sets no hook). Not
-#: matplotlib's inline backend: it hooks into the IPython shell when first imported, which must
-#: happen in the kernel, after its shell exists.
+#: imported once here with the run's modules (see ``preload``), inherited by every kernel:
+#: ipykernel and what its start-up and ``_reseed`` import on the way (``ipykernel.debugger``
+#: brings debugpy's 145 modules, 0.07 s of CPU per kernel; importing these starts no thread
+#: and sets no hook). Not matplotlib's inline backend: it hooks into the IPython shell when
+#: first imported, which must happen in the kernel, after its shell exists.
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
            "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
            "IPython.core.logger", "IPython.extensions.storemagic", "tornado.platform.asyncio",
