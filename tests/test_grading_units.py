@@ -258,10 +258,10 @@ def test_sqlite_engines_of_nbgraders_gradebooks_share_compiled_sql_and_keep_thei
 def test_kept_highlights_give_what_nbconvert_renders_for_the_same_cell_and_options():
     from nbconvert.filters.highlight import Highlight2HTML
 
-    from course_lib.grading.feedback import _KeptHighlights, keep_highlights
+    from course_lib.grading.feedback import _KeptHighlights, keep_renderings
 
     source = "%%bash\necho hi\nx = [i ** 2 for i in range(3)]  # kept"
-    keep_highlights([source])
+    keep_renderings({"code": [source]})
     kept, fresh = _KeptHighlights(pygments_lexer="ipython3"), Highlight2HTML(pygments_lexer="ipython3")
     assert kept(source) == fresh(source)
     bash = {"magics_language": "bash"}
@@ -273,14 +273,48 @@ def test_kept_highlights_give_what_nbconvert_renders_for_the_same_cell_and_optio
             != fresh(source))
 
 
-def test_feedback_sources_are_the_code_cells_with_hidden_tests_replaced(tmp_path):
+def test_kept_markdown_gives_what_nbconvert_renders_and_attachments_are_rendered_afresh():
+    from nbconvert.exporters import HTMLExporter
+
+    from course_lib.grading.feedback import _MARKDOWN, FeedbackExporter, keep_renderings
+
+    source = "# Title\n\nSome *text* with $x^2$ and ![a picture](attachment:p.png)"
+    png = {"p.png": {"image/png": "iVBORw0KGgo="}}
+    _MARKDOWN.clear()
+    keep_renderings({"markdown": ["# Title", source]})  # the second needs its attachment: skipped
+    assert [key[0] for key in _MARKDOWN] == ["# Title"]
+    for key in _MARKDOWN:
+        _MARKDOWN[key] = "<p>kept</p>"
+    assert FeedbackExporter().markdown2html({}, "# Title") == "<p>kept</p>"
+    assert (FeedbackExporter(anchor_link_text="#").markdown2html({}, "# Title")
+            == HTMLExporter(anchor_link_text="#").markdown2html({}, "# Title") != "<p>kept</p>")
+    with_attachment = {"cell": {"attachments": png}}
+    assert (FeedbackExporter().markdown2html(with_attachment, source)
+            == HTMLExporter().markdown2html(with_attachment, source))
+    assert "data:image/png;base64,iVBORw0KGgo=" in HTMLExporter().markdown2html(with_attachment, source)
+    _MARKDOWN.clear()
+
+
+def test_kept_markdown_equals_nbconvert_rendering():
+    from nbconvert.exporters import HTMLExporter
+
+    from course_lib.grading.feedback import _MARKDOWN, FeedbackExporter, keep_renderings
+
+    source = "## A heading\n\n- a list with `code`\n- and $$\\sum_i x_i$$"
+    keep_renderings({"markdown": [source]})
+    assert FeedbackExporter().markdown2html({}, source) == HTMLExporter().markdown2html({}, source)
+    _MARKDOWN.clear()
+
+
+def test_feedback_shows_the_code_cells_with_hidden_tests_replaced_and_the_markdown_cells(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    from course_lib.grading.feedback import PLACEHOLDER, shown_sources
+    from course_lib.grading.feedback import PLACEHOLDER, shown_cells
 
     test = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS"
     path = tmp_path / "a.ipynb"
     nbformat.write(new_notebook(cells=[new_markdown_cell("# f"), new_code_cell("import torch"),
                                        new_code_cell(test), new_code_cell("import torch")]), path)
-    assert shown_sources([path]) == ("import torch", f"assert f(1) == 1\n{PLACEHOLDER}")
+    assert shown_cells([path]) == {"code": ("import torch", f"assert f(1) == 1\n{PLACEHOLDER}"),
+                                   "markdown": ("# f",)}

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from jinja2 import BytecodeCache
+from jinja2 import BytecodeCache, pass_context
 from jinja2.bccache import Bucket
 from jinja2.environment import Environment
 from nbconvert.exporters import HTMLExporter, TemplateExporter
@@ -115,23 +115,33 @@ class _KeptHighlights(Highlight2HTML):
 
 
 _HIGHLIGHTED: dict[tuple, str] = {}
+_MARKDOWN: dict[tuple, str] = {}  #: see FeedbackExporter.markdown2html
 
 
-def shown_sources(notebooks: Iterable[Path]) -> tuple[str, ...]:
-    """The code cells of these source notebooks as a feedback page shows them: set-up cells
-    as written, test cells with their hidden tests replaced by :data:`PLACEHOLDER`."""
-    return tuple(dict.fromkeys(
-        regions.without(source, regions.HIDDEN_TESTS, PLACEHOLDER)
-        if regions.holds(source, regions.HIDDEN_TESTS) else source
-        for source in preload.code_cells(notebooks)))
+def shown_cells(notebooks: Iterable[Path]) -> dict[str, tuple[str, ...]]:
+    """The cells of these source notebooks as every feedback page shows them: ``{"code": ...,
+    "markdown": ...}``, the set-up cells as written, the test cells with their hidden tests
+    replaced by :data:`PLACEHOLDER`, and the markdown cells (JSON-ready, for the fork hosts)."""
+    code = (regions.without(source, regions.HIDDEN_TESTS, PLACEHOLDER)
+            if regions.holds(source, regions.HIDDEN_TESTS) else source
+            for source in preload.cells(notebooks, "code"))
+    return {"code": tuple(dict.fromkeys(code)),
+            "markdown": tuple(dict.fromkeys(preload.cells(notebooks, "markdown")))}
 
 
-def keep_highlights(sources: Iterable[str], lexer: str = "ipython3") -> None:
-    """Render ``sources`` as a feedback page highlights them (the IPython kernel's lexer) and keep
-    them for every later page of this process and of the processes it forks."""
+def keep_renderings(shown: dict[str, Iterable[str]], lexer: str = "ipython3") -> None:
+    """Render the ``shown`` cells (see :func:`shown_cells`) as a feedback page with default
+    settings renders them (code with the IPython kernel's lexer) and keep them for every later
+    page of this process and of the processes it forks."""
     highlight = _KeptHighlights(pygments_lexer=lexer)
-    for source in sources:
+    for source in shown.get("code", ()):
         highlight(source)
+    exporter = FeedbackExporter()
+    for source in shown.get("markdown", ()):
+        try:
+            exporter.markdown2html({}, source)
+        except Exception:  # noqa: BLE001 - e.g. an attachment it names: rendered with the page
+            pass
 
 
 #: an <img> tag without alt text, and the text nbconvert gives such images
@@ -143,7 +153,8 @@ class FeedbackExporter(HTMLExporter):
     """nbconvert's HTML exporter, doing per submission only what a feedback page needs.
 
     - Templates are compiled once per process (the fork host's), see :class:`_CompiledTemplates`,
-      and the assignment's own code cells are highlighted once, see :class:`_KeptHighlights`.
+      and the assignment's own cells are highlighted (:class:`_KeptHighlights`) and rendered
+      from markdown (:meth:`markdown2html`) once.
     - No second pass through an HTML parser. nbconvert re-parses every page it renders with
       BeautifulSoup (about 0.3 s of CPU for an Assignment-1 feedback page) to give images alt
       text and the lab template's cells a tab stop. nbgrader's feedback template is built on
@@ -155,6 +166,24 @@ class FeedbackExporter(HTMLExporter):
         environment = super()._create_environment()
         environment.bytecode_cache = _COMPILED
         return environment
+
+    @pass_context
+    def markdown2html(self, context, source: str) -> str:
+        """nbconvert's markdown filter, remembering every cell it has rendered in this process.
+
+        Markdown cells are nearly all the instructor's, the same on every page; the fork host
+        renders them once (:func:`keep_renderings`). A cell with attachments, or a page that
+        embeds images (read from the student's folder), is rendered afresh; otherwise the
+        result depends only on the key's parts.
+        """
+        if self.embed_images or context.get("cell", {}).get("attachments"):
+            return super().markdown2html(context, source)
+        key = (source, self.anchor_link_text, self.exclude_anchor_links,
+               json.dumps(self.lexer_options, sort_keys=True))
+        html = _MARKDOWN.get(key)
+        if html is None:
+            html = _MARKDOWN[key] = super().markdown2html(context, source)
+        return html
 
     def from_notebook_node(self, nb: NotebookNode, resources: dict | None = None, **kw):
         if self.template_name != "feedback":

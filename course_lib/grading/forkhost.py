@@ -6,10 +6,10 @@ Run as ``python -m course_lib.grading.forkhost [--zygote SOCKET IN OUT] [MODULE 
 1. it imports the modules (see ``preload``) and what the judge and the kernels share;
 2. with ``--zygote``, it forks the worker's zygote (``zygote.py``), whose stdin and stdout
    are the inherited descriptors IN and OUT; the zygote imports what kernels add;
-3. only then it reads its first line, ``{"env": {...}, "highlight": [...]}``, the worker's
-   whole environment and the code cells every feedback page of the assignment shows; it takes
-   the environment, imports nbgrader, highlights those cells once for all its children
-   (``feedback.keep_highlights``), says ``{"ready": true}``, and serves requests.
+3. only then it reads its first line, ``{"env": {...}, "shown": {...}}``, the worker's
+   whole environment and the cells every feedback page of the assignment shows; it takes
+   the environment, imports nbgrader, renders those cells once for all its children
+   (``feedback.keep_renderings``), says ``{"ready": true}``, and serves requests.
 
 So the heavy modules are imported once for both, and nothing the worker's environment holds
 (a database password) is in the zygote's memory. After that it talks to ``runner.py`` over
@@ -104,9 +104,9 @@ def main() -> None:
     _take_environment(first["env"])
     for module in PRELOAD:
         importlib.import_module(module)
-    from course_lib.grading.feedback import keep_highlights  # imported with PRELOAD
+    from course_lib.grading.feedback import keep_renderings  # imported with PRELOAD
 
-    keep_highlights(first.get("highlight", ()))
+    keep_renderings(first.get("shown", {}))
     # the preloaded modules (torch among them) hold millions of objects; a child's garbage
     # collector walking them would write to every page they live on, copying each page the
     # fork shared. Frozen, the collector leaves them alone.

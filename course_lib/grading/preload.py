@@ -41,7 +41,7 @@ def assignment_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:
     code loads on first use: ``torch._dynamo`` where a cell names an optimiser (``optim``),
     ``matplotlib.pyplot`` where one turns on ``%matplotlib``."""
     names: set[str] = set()
-    for source in code_cells(notebooks):
+    for source in cells(notebooks, "code"):
         names |= imports(source)
         if "optim" in source:
             names.add("torch._dynamo")
@@ -50,11 +50,12 @@ def assignment_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def code_cells(notebooks: Iterable[Path]) -> Iterator[str]:
-    """The source of every code cell of these notebook files, in order."""
+def cells(notebooks: Iterable[Path], cell_type: str) -> Iterator[str]:
+    """The source of every cell of type ``cell_type`` (``"code"``, ``"markdown"``) of these
+    notebook files, in order."""
     for path in notebooks:
         for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]:
-            if cell["cell_type"] == "code":
+            if cell["cell_type"] == cell_type:
                 yield "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 

@@ -51,7 +51,7 @@ class ForkHost:
     """The client end of one ``forkhost`` process (and of the zygote it forks, when asked for
     one): one request at a time."""
 
-    def __init__(self, modules: tuple[str, ...], kernels: bool, highlight: tuple[str, ...] = ()) -> None:
+    def __init__(self, modules: tuple[str, ...], kernels: bool, shown: dict | None = None) -> None:
         #: the worker's zygote, forked by the host; None when kernels start cold
         self.zygote = zygote.Zygote() if kernels else None
         argv = [sys.executable, "-m", "course_lib.grading.forkhost"]
@@ -62,7 +62,7 @@ class ForkHost:
             [*argv, *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
             pass_fds=self.zygote.child_fds if self.zygote else (), env=zygote.process_env(),
         )
-        first = {"env": dict(os.environ), "highlight": list(highlight)}
+        first = {"env": dict(os.environ), "shown": shown or {}}
         self._process.stdin.write((json.dumps(first) + "\n").encode())
         self._process.stdin.flush()
         if self.zygote is not None:
@@ -116,9 +116,9 @@ _host: ForkHost | None = None
 _host_lock = threading.Lock()
 
 
-def _get_host(modules: Sequence[str], highlight: Sequence[str] = ()) -> ForkHost:
-    """This process's fork host, started with ``modules`` imported and the code cells
-    ``highlight`` rendered when there is none (or when it or its zygote has died).
+def _get_host(modules: Sequence[str], shown: dict | None = None) -> ForkHost:
+    """This process's fork host, started with ``modules`` imported and the feedback's cells
+    ``shown`` rendered when there is none (or when it or its zygote has died).
 
     A host started by an earlier run keeps what it imported and rendered; a child imports and
     renders what it lacks.
@@ -127,7 +127,7 @@ def _get_host(modules: Sequence[str], highlight: Sequence[str] = ()) -> ForkHost
     if _host is None or not _host.alive:
         if _host is not None:
             _host.close()
-        _host = ForkHost(tuple(modules), kernels=not zygote.switched_off(), highlight=tuple(highlight))
+        _host = ForkHost(tuple(modules), kernels=not zygote.switched_off(), shown=shown)
     return _host
 
 
@@ -152,11 +152,11 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
         return _get_host(preload).call(request, timeout)
 
 
-def warm_up(modules: Sequence[str], highlight: Sequence[str] = ()) -> None:
+def warm_up(modules: Sequence[str], shown: dict | None = None) -> None:
     """Start this process's fork host and zygote; wait until they have imported ``modules`` and
-    the host has highlighted the feedback's code cells ``highlight``."""
+    the host has rendered the feedback's cells ``shown`` (see ``feedback.shown_cells``)."""
     with _host_lock:
-        _get_host(modules, highlight)
+        _get_host(modules, shown)
 
 
 def kernels(modules: Sequence[str]) -> zygote.Zygote | None:

@@ -41,16 +41,21 @@ _REPORT_TIMEOUT = 120
 _LOG_TAIL = 200_000
 _EXCEPTION_LINE = re.compile(r"^\s*((?:[\w]+\.)*\w*(?:Error|Exception|Exit|Interrupt)\b.*)$")
 _ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
+#: nbconvert validates the whole notebook after each preprocessor (a dozen in autograde and
+#: feedback, about 0.02 s of CPU a submission) unless told to validate once, after the last;
+#: a notebook a preprocessor broke fails either way
+_VALIDATE_ONCE = {("Exporter", "optimistic_validation"): True}
 
 
-async def start_warm_up(modules: tuple[str, ...], highlight: tuple[str, ...] = ()) -> None:
+async def start_warm_up(modules: tuple[str, ...], shown: dict | None = None) -> None:
     """Start this worker's fork host and zygote in the background (``Client.run(..., wait=False)``).
 
-    They import the assignment's ``modules`` (torch: seconds), and the host nbgrader and the
-    feedback's code cells ``highlight``, while the client prepares the run; the first task waits
+    They import the assignment's ``modules`` (torch: seconds), and the host imports nbgrader and
+    renders the cells every feedback page shows (``shown``, see ``feedback.shown_cells``),
+    while the client prepares the run; the first task waits
     for them if they are not done yet.
     """
-    threading.Thread(target=runner.warm_up, args=(modules, highlight), name="rnn-course warm-up",
+    threading.Thread(target=runner.warm_up, args=(modules, shown), name="rnn-course warm-up",
                      daemon=True).start()
 
 
@@ -149,7 +154,8 @@ def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission
                   for step in ("source", "release", "submitted", "autograded", "feedback")},
                ("CourseDirectory", "db_url"): f"sqlite:///{scratch / 'gradebook.db'}"}
     (scratch / "nbgrader_config.py").write_text("\n\n".join([
-        bundle.config, config_text("scratch course", folders), config_text("sandbox", sandboxed), ""]))
+        bundle.config, config_text("scratch course", {**folders, **_VALIDATE_ONCE}),
+        config_text("sandbox", sandboxed), ""]))
     return env
 
 
