@@ -255,6 +255,51 @@ def test_sqlite_engines_of_nbgraders_gradebooks_share_compiled_sql_and_keep_thei
     assert hits == {"first": engine.dialect.CACHE_MISS, "second": engine.dialect.CACHE_HIT}
 
 
+def test_a_grading_childs_sqlite_commits_do_not_sync_and_still_roll_back(tmp_path):
+    import sqlalchemy
+
+    from course_lib.grading.nbgrader_child import _SharedCompiledSQL
+
+    engine = _SharedCompiledSQL()(f"sqlite:///{tmp_path / 'scratch.db'}", future=True)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0  # OFF
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "memory"
+        connection.exec_driver_sql("CREATE TABLE t (v INTEGER)")
+        connection.commit()
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        connection.rollback()
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    engine.dispose()
+
+
+def test_a_gradebooks_tables_are_checked_once_per_file_and_a_new_file_at_the_same_path_again(tmp_path):
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from course_lib.grading import nbgrader_child
+
+    checked = []
+    schemas = nbgrader_child._SCHEMAS
+    create_all = schemas._create_all
+    schemas._create_all = lambda **kwargs: (checked.append(kwargs["bind"].url.database),
+                                            create_all(**kwargs))
+    try:
+        path = tmp_path / "gradebook.db"
+        for _ in range(3):
+            with Gradebook(f"sqlite:///{path}") as gradebook:
+                gradebook.update_or_create_student("s1")  # the tables exist
+        assert checked == [str(path)]
+        shutil.copy(path, tmp_path / "copy.db")
+        path.unlink()
+        (tmp_path / "copy.db").rename(path)  # another file (inode) at the same path
+        with Gradebook(f"sqlite:///{path}") as gradebook:
+            assert [s.id for s in gradebook.students] == ["s1"]
+        assert checked == [str(path), str(path)]
+    finally:
+        schemas._create_all = create_all
+
+
 def test_kept_highlights_give_what_nbconvert_renders_for_the_same_cell_and_options():
     from nbconvert.filters.highlight import Highlight2HTML
 

@@ -266,6 +266,16 @@ def test_a_student_function_past_the_time_limit_fails_its_test(tmp_path):
 
 
 # -------------------------------------------------------------------- from scratch, by source
+def test_a_plain_python_cell_parses_with_its_own_line_numbers_and_magics_through_ipython():
+    import ast
+
+    assert scratch.parse_cell("\n\nx = 1").body[0].lineno == 3
+    assert ast.unparse(scratch.parse_cell("%matplotlib inline\nx = 1")) == (
+        "get_ipython().run_line_magic('matplotlib', 'inline')\nx = 1")
+    assert ast.unparse(scratch.parse_cell("    y = 2\n    z = y")) == "y = 2\nz = y"
+    assert scratch.parse_cell("def f(:\n    pass") is None
+
+
 def check(student: str, name: str, instructor: str = "", **banned) -> None:
     scratch.check(name, name, [scratch.parse_cell(student)], [scratch.parse_cell(instructor or "pass")],
                   **banned)

@@ -85,7 +85,8 @@ nbgrader.nbgraderformat.common.jsonschema = _KeptValidators()
 
 class _SharedCompiledSQL:
     """``create_engine`` as nbgrader's ``Gradebook`` sees it: every SQLite engine gets the first
-    one's dialect and compiled-statement cache.
+    one's dialect and compiled-statement cache, and commits without waiting for the disk
+    (:func:`_without_waiting_for_the_disk`).
 
     SQLAlchemy compiles each ORM query to SQL once per engine: its cache is keyed by the engine's
     dialect object. nbgrader opens a new ``Gradebook``, hence a new engine, several times per
@@ -102,13 +103,29 @@ class _SharedCompiledSQL:
 
     def __call__(self, url, **kwargs) -> sqlalchemy.engine.Engine:
         engine = sqlalchemy.create_engine(url, **kwargs)
-        if engine.dialect.name != "sqlite" or engine._compiled_cache is None:
+        if engine.dialect.name != "sqlite":
+            return engine
+        sqlalchemy.event.listen(engine, "connect", _without_waiting_for_the_disk)
+        if engine._compiled_cache is None:
             return engine
         if self._shared is None:
             self._shared = engine.dialect, engine._compiled_cache
         else:
             engine.dialect, engine._compiled_cache = self._shared
         return engine
+
+
+def _without_waiting_for_the_disk(connection: sqlite3.Connection, _record) -> None:
+    """Commit to this SQLite connection without syncing the file to the disk.
+
+    The only SQLite databases a grading child opens are scratch copies of the template
+    gradebook, read back and deleted after one submission, so a crash loses nothing that is
+    not graded again. nbgrader commits once per graded cell; each commit waited for the disk
+    (fsync) and cost about 0.4 ms of CPU, 0.08 ms without. Transactions still roll back
+    (their journal is kept in memory).
+    """
+    connection.execute("PRAGMA synchronous = OFF")
+    connection.execute("PRAGMA journal_mode = MEMORY")
 
 
 nbgrader.api.create_engine = _SharedCompiledSQL()

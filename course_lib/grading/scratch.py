@@ -24,7 +24,17 @@ EXEMPT = "course_lib.checks"
 
 
 def parse_cell(source: str) -> ast.Module | None:
-    """A code cell as a syntax tree (IPython magics turned into calls); None if it does not parse."""
+    """A code cell as a syntax tree (IPython magics turned into calls); None if it does not parse.
+
+    A cell that is plain Python, nearly every one, is parsed as it is, with the line numbers it
+    has; only one Python rejects (a magic, a shell escape, ``x?``, an indented paste) goes
+    through IPython's input transformer first, which tokenizes the whole cell (about 0.5 ms of
+    CPU; the judge parses some 30 cells per submission).
+    """
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
