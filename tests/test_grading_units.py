@@ -363,3 +363,44 @@ def test_feedback_shows_the_code_cells_with_hidden_tests_replaced_and_the_markdo
                                        new_code_cell(test), new_code_cell("import torch")]), path)
     assert shown_cells([path]) == {"code": ("import torch", f"assert f(1) == 1\n{PLACEHOLDER}"),
                                    "markdown": ("# f",)}
+
+
+def test_kept_gradebook_lookups_return_nbgraders_own_rows_and_see_rows_added_later(tmp_path):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from course_lib.grading import nbgrader_child  # noqa: F401  (keeps the lookups)
+
+    def own(method: str):
+        return getattr(Gradebook, method).__wrapped__
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gradebook.add_assignment("a")
+        gradebook.add_notebook("n", "a")
+        gradebook.add_grade_cell("test", "n", "a", max_score=2, cell_type="code")
+        gradebook.add_solution_cell("answer", "n", "a")
+        gradebook.add_task_cell("task", "n", "a", max_score=1, cell_type="markdown")
+        for name in ("test", "answer", "task"):
+            gradebook.add_source_cell(name, "n", "a", cell_type="code", source=name, checksum="x")
+        gradebook.add_student("s")
+        gradebook.update_or_create_submission("a", "s")
+        lookups = [("find_source_cell", name, "n", "a") for name in ("test", "answer", "task")]
+        lookups += [("find_graded_cell", name, "n", "a") for name in ("test", "task")]
+        lookups += [("find_grade", name, "n", "a", "s") for name in ("test", "task")]
+        lookups += [("find_comment", name, "n", "a", "s") for name in ("answer", "task")]
+        for method, *args in lookups:
+            assert getattr(gradebook, method)(*args) is own(method)(gradebook, *args)
+        assert "_kept_loads" in vars(gradebook)  # answered from the kept loads
+        for method, *args in [("find_grade", "answer", "n", "a", "s"), ("find_source_cell", "x", "n", "a"),
+                              ("find_comment", "test", "n", "a", "s"), ("find_graded_cell", "t", "n", "b")]:
+            with pytest.raises(MissingEntry):
+                getattr(gradebook, method)(*args)
+        assert gradebook.find_grade(grade_cell="test", notebook="n", assignment="a", student="s") is \
+            own("find_grade")(gradebook, "test", "n", "a", "s")
+        gradebook.add_grade_cell("later", "n", "a", max_score=1, cell_type="code")
+        gradebook.add_student("t")
+        gradebook.update_or_create_submission("a", "t")  # grades of every cell, "later" included
+        assert gradebook.find_grade("later", "n", "a", "t") is own("find_grade")(gradebook, "later", "n", "a", "t")
+        assert gradebook.find_graded_cell("later", "n", "a").name == "later"
+        gradebook.remove_submission("a", "t")  # deletes its grades: kept loads are dropped
+        with pytest.raises(MissingEntry):
+            gradebook.find_grade("later", "n", "a", "t")

@@ -12,6 +12,7 @@ pays them once too. Only the fork host and its children import this module.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import sqlite3
@@ -37,7 +38,9 @@ import nbgrader.api
 import nbgrader.nbgraderformat.common
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (Assignment, Comment, Grade, GradeCell, Gradebook, MissingEntry, Notebook,
+                          SolutionCell, SourceCell, Student, SubmittedAssignment, SubmittedNotebook,
+                          TaskCell)
 from nbgrader.apps.nbgraderapp import NbGraderApp
 from nbgrader.nbgraderformat import MetadataValidator
 from sqlalchemy.exc import SAWarning
@@ -180,6 +183,103 @@ class _CheckedSchemas:
 _SCHEMAS = _CheckedSchemas()
 nbgrader.api.inspect = _SCHEMAS.inspect
 nbgrader.api.Base.metadata.create_all = _SCHEMAS.create_all
+
+
+class _KeptLookups:
+    """The gradebook lookups nbgrader's preprocessors make cell by cell, as a grading child makes
+    them: one query per kind of row and notebook, not one per cell.
+
+    OverwriteCells, SaveAutoGrades and GetGrades look up each graded cell's source, grade cell,
+    grade and comment on their own (``Gradebook.find_source_cell``, ``find_graded_cell``,
+    ``find_grade``, ``find_comment``): about 80 queries of up to six joins per Assignment-1
+    submission, and building them is most of their cost. Here a Gradebook's first lookup of a
+    kind loads every row of that kind for the notebook (and student), with nbgrader's joins and
+    filters less the cell's name, and its later lookups read them.
+
+    The rows are the ORM objects nbgrader's own query returns (a session has one object per
+    row), and where a cell name is in two tables the one nbgrader tries first wins. A name that
+    is not found, a call with keywords, and any lookup while the session holds rows added or
+    deleted but not yet flushed go to nbgrader's own method; a flush that adds or deletes rows
+    makes every Gradebook load afresh. Names of cells, notebooks, assignments and students
+    never change while a child grades.
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0  #: bumped by every flush that adds or deletes rows
+        sqlalchemy.event.listen(sqlalchemy.orm.Session, "after_flush", self._flushed)
+        for name, load in (("find_source_cell", _source_cells), ("find_graded_cell", _graded_cells),
+                           ("find_grade", _grades), ("find_comment", _comments)):
+            setattr(Gradebook, name, self._kept(getattr(Gradebook, name), load))
+
+    def _flushed(self, session, _context) -> None:
+        if session.new or session.deleted:
+            self.generation += 1
+
+    def _kept(self, find, load):
+        lookups = self
+        arity = load.__code__.co_argcount  # the cell's name and the scope (the load's less ``db``)
+
+        @functools.wraps(find)
+        def kept(gradebook, *args, **keywords):
+            db = gradebook.db
+            if keywords or len(args) != arity or db.new or db.deleted:
+                return find(gradebook, *args, **keywords)
+            name, *scope = args
+            loads = gradebook.__dict__.setdefault("_kept_loads", {})
+            generation, rows = loads.get((find.__name__, *scope), (None, None))
+            if generation != lookups.generation:
+                rows = load(db, *scope)
+                loads[(find.__name__, *scope)] = (lookups.generation, rows)
+            row = rows.get(name)
+            return row if row is not None else find(gradebook, name, *scope)
+
+        return kept
+
+
+def _source_cells(db, notebook: str, assignment: str) -> dict:
+    rows = (db.query(SourceCell)
+            .join(Notebook, Notebook.id == SourceCell.notebook_id)
+            .join(Assignment, Assignment.id == Notebook.assignment_id)
+            .filter(Notebook.name == notebook, Assignment.name == assignment))
+    return {cell.name: cell for cell in rows}
+
+
+def _graded_cells(db, notebook: str, assignment: str) -> dict:
+    found = {}
+    for cell_class in (TaskCell, GradeCell):  # nbgrader tries GradeCell first: it wins
+        rows = (db.query(cell_class)
+                .join(Notebook, Notebook.id == cell_class.notebook_id)
+                .join(Assignment, Assignment.id == Notebook.assignment_id)
+                .filter(Notebook.name == notebook, Assignment.name == assignment))
+        found.update((cell.name, cell) for cell in rows)
+    return found
+
+
+def _submitted(db, row_class, cell_class, notebook: str, assignment: str, student: str) -> dict:
+    """``{cell name: row}`` of one student's grades or comments in one notebook, through
+    ``cell_class``, joined as nbgrader's ``find_grade`` and ``find_comment`` join them."""
+    rows = (db.query(row_class, cell_class.name)
+            .join(cell_class, cell_class.id == row_class.cell_id)
+            .join(SubmittedNotebook, SubmittedNotebook.id == row_class.notebook_id)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Student, Student.id == SubmittedAssignment.student_id)
+            .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student))
+    return {name: row for row, name in rows}
+
+
+def _grades(db, notebook: str, assignment: str, student: str) -> dict:
+    return {**_submitted(db, Grade, TaskCell, notebook, assignment, student),
+            **_submitted(db, Grade, GradeCell, notebook, assignment, student)}  # GradeCell wins
+
+
+def _comments(db, notebook: str, assignment: str, student: str) -> dict:
+    return {**_submitted(db, Comment, TaskCell, notebook, assignment, student),
+            **_submitted(db, Comment, SolutionCell, notebook, assignment, student)}  # SolutionCell wins
+
+
+_LOOKUPS = _KeptLookups()
 
 
 # jupyter_client's KernelProvisionerFactory, a singleton that every app makes afresh (see
