@@ -45,12 +45,11 @@ from nbformat import from_dict
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Integer, default
 
-from course_lib.grading import wire
+from course_lib.grading import executor, wire
 from course_lib.grading.judge import EXECUTOR_ONLY, Judge
 from course_lib.grading.sandbox import Limits
 
 REPORT_ENV = "RNN_COURSE_SANDBOX_REPORT"
-SERVE = "__import__('course_lib.grading.executor', fromlist=['serve']).serve({path!r}, {token!r})"
 CONNECT_SECONDS = 10  #: how long the judge waits for the kernel to connect
 PROCESS_ERRORS = ("Resource temporarily unavailable", "can't start new thread")
 MEMORY_ERRORS = ("MemoryError", "can't allocate memory", "Cannot allocate memory",
@@ -246,6 +245,7 @@ class SandboxedExecute(Execute):
         self._deadline = monotonic() + self.notebook_timeout
         self._out_bytes: dict[int, int] = {}
         self.judge = Judge()
+        self._comm_id: str | None = None  #: the executor's comm, once opened
         self._unreachable: str | None = None
         self._judge_seconds = 0.0
         stopped: str | None = None
@@ -395,8 +395,7 @@ class SandboxedExecute(Execute):
                 cell.outputs = [from_dict(o) for o in outputs]
             return None
         token = uuid4().hex
-        msg_id = self.kc.execute(SERVE.format(path=self._socket_path, token=token), silent=True,
-                                 store_history=False, allow_stdin=False)
+        msg_id = self._start_serving(token)
         conn = self._accept(token, min(limit, CONNECT_SECONDS))
         if conn is None:
             self._unreachable = "it stopped answering the grader's requests"
@@ -434,6 +433,24 @@ class SandboxedExecute(Execute):
         elif timed_out:
             report(resources, f"timed out after {limit} s in cell {name}", self.log)
         return stopped
+
+    def _start_serving(self, token: str) -> str:
+        """Ask the kernel to run ``executor.serve`` for one cell; the request's message id.
+
+        A message on the executor's comm (see ``executor.py``), opened with the first request.
+        Its outputs and its end (the kernel going idle) come back on IOPub under its id.
+        """
+        if self._comm_id is None:
+            self._comm_id = uuid4().hex
+            self._send_shell("comm_open", {"comm_id": self._comm_id, "data": {},
+                                           "target_name": executor.COMM_TARGET})
+        return self._send_shell("comm_msg", {"comm_id": self._comm_id, "data": {
+            "path": self._socket_path, "token": token}})
+
+    def _send_shell(self, msg_type: str, content: dict) -> str:
+        message = self.kc.session.msg(msg_type, content)
+        self.kc.shell_channel.send(message)
+        return message["header"]["msg_id"]
 
     def _accept(self, token: str, wait: float) -> socket.socket | None:
         """The connection of the ``serve`` call that knows ``token``; others are dropped."""

@@ -256,6 +256,9 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
     # input history in memory, not in a SQLite file written by a thread of its own: nobody
     # reads a grading kernel's history after it ends
     app.initialize([*kernel_argv, "--HistoryManager.enabled=False"])
+    from course_lib.grading import executor
+
+    executor.listen(app.kernel.comm_manager)  # how the judge asks for its answers
     app.start()
 
 
