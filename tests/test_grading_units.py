@@ -404,3 +404,65 @@ def test_kept_gradebook_lookups_return_nbgraders_own_rows_and_see_rows_added_lat
         gradebook.remove_submission("a", "t")  # deletes its grades: kept loads are dropped
         with pytest.raises(MissingEntry):
             gradebook.find_grade("later", "n", "a", "t")
+
+
+def test_saving_autogrades_once_records_what_nbgraders_step_records_in_one_commit(tmp_path):
+    import shutil
+
+    import sqlalchemy
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveAutoGrades
+    from nbgrader.utils import compute_checksum
+
+    from course_lib.grading.autogrades import SaveAutoGradesOnce
+
+    def graded(grade_id, outputs=()):
+        meta = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": 2,
+                "schema_version": 3}
+        return new_code_cell("assert f(1) == 1", metadata={"nbgrader": meta}, outputs=list(outputs))
+
+    answer = new_code_cell("def f(x):\n    raise NotImplementedError()", metadata={"nbgrader": {
+        "grade": False, "solution": True, "locked": False, "grade_id": "f", "schema_version": 3}})
+    answer.metadata.nbgrader["checksum"] = compute_checksum(answer)  # left as released
+    notebook = new_notebook(cells=[answer, graded("passes"), graded("fails", [new_output(
+        "error", ename="AssertionError", evalue="", traceback=[])])])
+    path = tmp_path / "template.db"
+    with Gradebook(f"sqlite:///{path}") as gradebook:
+        gradebook.add_assignment("a")
+        gradebook.add_notebook("n", "a")
+        for name in ("passes", "fails"):
+            gradebook.add_grade_cell(name, "n", "a", max_score=2, cell_type="code")
+        gradebook.add_solution_cell("f", "n", "a")
+        gradebook.add_student("s")
+        gradebook.update_or_create_submission("a", "s")
+
+    commits = []
+
+    def count(session) -> None:
+        commits.append(session)
+
+    sqlalchemy.event.listen(sqlalchemy.orm.Session, "after_commit", count)
+    recorded = {}
+    try:
+        for step in (SaveAutoGrades, SaveAutoGradesOnce):
+            copy = tmp_path / f"{step.__name__}.db"
+            shutil.copy(path, copy)
+            resources = {"nbgrader": {"notebook": "n", "assignment": "a", "student": "s",
+                                      "db_url": f"sqlite:///{copy}"}}
+            commits.clear()
+            step().preprocess(notebook, resources)
+            committed = len(commits)
+            with Gradebook(f"sqlite:///{copy}") as gradebook:
+                saved = gradebook.find_submission_notebook("n", "a", "s")
+                recorded[step] = ({g.name: (g.auto_score, g.needs_manual_grade) for g in saved.grades},
+                                  {c.name: c.auto_comment for c in saved.comments}, committed)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.orm.Session, "after_commit", count)
+    grades, comments, _ = recorded[SaveAutoGrades]
+    assert grades == {"passes": (2.0, False), "fails": (0.0, False)}
+    assert comments == {"f": "No response."}
+    # one commit when the Gradebook opens (nbgrader's check_course), then one per graded or
+    # answer cell (nbgrader's), or one in all
+    assert recorded[SaveAutoGrades][2] == 1 + 3
+    assert recorded[SaveAutoGradesOnce] == (grades, comments, 1 + 1)

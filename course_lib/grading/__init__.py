@@ -15,6 +15,7 @@ it needs nbgrader and Dask. One concept per module:
                      process that imported it once (no 2 s import per submission)
 - ``sandbox``        limits and isolation of the student's code (the kernel)
 - ``integrity``      nbgrader preprocessors: locked cells restored, cells run and judged
+- ``autogrades``     nbgrader's SaveAutoGrades, committing a notebook's scores once
 - ``judge``          runs every test cell outside the student's process; proxies to it
 - ``executor``       the kernel's side: answers the judge's calls with data only
 - ``wire``           the frames between them and the strict decoder of what comes back

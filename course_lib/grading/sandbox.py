@@ -152,7 +152,7 @@ def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple
         ("Autograde", "autograde_preprocessors"): [
             f"{_INTEGRITY}.SandboxedExecute", "nbgrader.preprocessors.IgnorePattern",
             "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
-            "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+            "course_lib.grading.autogrades.SaveAutoGradesOnce", "nbgrader.preprocessors.AssignLatePenalties",
             "nbgrader.preprocessors.CheckCellMetadata"],
         ("KernelManager", "transport"): "ipc",
         ("KernelManager", "ip"): str(sockets),
