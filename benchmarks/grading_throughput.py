@@ -14,7 +14,9 @@ scratch copies of the course with the course's own ``nbgrader_config.py``:
   the template gradebook, the export).
 
 Checks that every cell's score is identical, prints both wall times and the
-per-phase breakdown of the parallel run, and ends with ``speedup=<sequential/parallel>``.
+per-phase breakdown of the parallel run, and ends with ``cpu_ratio=<sequential CPU / parallel
+CPU>`` (the speed per core: the whole machine's CPU during each run, start-up included, so run
+it on a quiet machine) and ``speedup=<sequential wall time / parallel wall time>``.
 
     python benchmarks/grading_throughput.py [--assignment a1_text_to_tensors] [--students 40] [--workers 2]
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -100,17 +103,30 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(command: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Run ``command`` in ``cwd``; return its wall and CPU seconds (with every process it waited for).
+def _machine_cpu() -> float:
+    """CPU seconds every process of this machine has used (``/proc/stat``: all but idle and
+    I/O wait); 0 where there is no ``/proc/stat``."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def run(command: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
+    """Run ``command`` in ``cwd``; return its wall seconds, its CPU seconds (with every process
+    it waited for) and the whole machine's CPU seconds meanwhile (every process it started,
+    waited for or not, and anything else that ran).
 
     Exits unless its exit code is in ``ok``.
     """
-    started, cpu = time.perf_counter(), _children_cpu()
+    started, cpu, machine = time.perf_counter(), _children_cpu(), _machine_cpu()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    elapsed, cpu = time.perf_counter() - started, _children_cpu() - cpu
+    elapsed, cpu, machine = (time.perf_counter() - started, _children_cpu() - cpu,
+                             _machine_cpu() - machine)
     if done.returncode not in ok:
         sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-5000:]}")
-    return elapsed, cpu
+    return elapsed, cpu, machine
 
 
 def scores(course: Path, assignment: str) -> dict[tuple[str, str, str], tuple]:
@@ -151,14 +167,16 @@ def main() -> None:
               f"10 % broken)")
 
         # nbgrader autograde exits 1 when a submission fails (the corrupt ones): expected
-        autograde, autograde_cpu = run([nbgrader, "autograde", args.assignment], sequential, ok=(0, 1))
-        feedback, feedback_cpu = run([nbgrader, "generate_feedback", args.assignment], sequential)
+        autograde, autograde_cpu, autograde_machine = run([nbgrader, "autograde", args.assignment],
+                                                          sequential, ok=(0, 1))
+        feedback, feedback_cpu, feedback_machine = run([nbgrader, "generate_feedback", args.assignment],
+                                                       sequential)
         t_sequential = autograde + feedback
         print(f"sequential nbgrader: autograde {autograde:.1f} s + generate_feedback "
               f"{feedback:.1f} s = {t_sequential:.1f} s ({t_sequential / len(klass):.2f} s/submission); "
               f"CPU {autograde_cpu + feedback_cpu:.1f} s")
 
-        t_parallel, _ = run([str(BIN / "rnn-course"), "grade", args.assignment, str(tmp / "export"),
+        t_parallel, _, parallel_machine = run([str(BIN / "rnn-course"), "grade", args.assignment, str(tmp / "export"),
                           "--workers", str(args.workers), "--no-progress"], parallel)
         summary = json.loads((parallel / "grading" / args.assignment / "summary.json").read_text())
         print(f"rnn-course grade --workers {args.workers}: {t_parallel:.1f} s "
@@ -173,8 +191,13 @@ def main() -> None:
               f"(autograde with the judge {autograde / n:.2f}, feedback {feedback / n:.2f}, "
               f"report and fork {(child - autograde - feedback) / n:.2f}) + kernel {kernel / n:.2f} s "
               f"(counted when forked warm by the worker's zygote, 0 when cold)")
-        print(f"  sequential nbgrader's CPU per submission: "
-              f"{(autograde_cpu + feedback_cpu) / n:.2f} s, its kernels included")
+        sequential_cpu = autograde_cpu + feedback_cpu
+        print(f"  sequential nbgrader's CPU per submission: {sequential_cpu / n:.2f} s, its kernels "
+              f"and start-up included")
+        sequential_machine = autograde_machine + feedback_machine
+        whole_run = sequential_machine / parallel_machine if parallel_machine else float("nan")
+        print(f"  the machine's CPU during each run, start-up included: sequential nbgrader "
+              f"{sequential_machine:.1f} s, rnn-course grade {parallel_machine:.1f} s: {whole_run:.2f}x")
         print("  phases: " + ", ".join(f"{name} {seconds:.1f} s"
                                        for name, seconds in summary["phases"].items()))
 
@@ -184,6 +207,7 @@ def main() -> None:
                                if reference.get(k) != ours.get(k))
             sys.exit(f"scores differ in {len(differing)} cells, e.g. {differing[:5]}")
         print(f"scores identical: {len(ours)} cells of {len(klass)} students")
+    print(f"cpu_ratio={whole_run:.2f}")  # per core: the machine's CPU during each run
     print(f"speedup={t_sequential / t_parallel:.2f}")
 
 
