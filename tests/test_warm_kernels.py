@@ -9,14 +9,17 @@ nbgrader starts them, and runs code in them.
 from __future__ import annotations
 
 import os
+import pickle
+import socket
 import time
 from pathlib import Path
+from uuid import uuid4
 
 import psutil
 import pytest
 from jupyter_client import KernelManager
 
-from course_lib.grading import preload, runner, sandbox, zygote
+from course_lib.grading import kernel_launcher, preload, runner, sandbox, wire, zygote
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -284,3 +287,39 @@ def test_zygote_forks_kernels_from_a_single_thread(warm):
               if connection.laddr == warm.socket_path}
     assert len(owners) == 1, f"one process listens on the zygote's socket, found {owners}"
     assert psutil.Process(owners.pop()).num_threads() == 1
+
+
+def _judge_reaches_serve_through_the_comm(kernel: Kernel) -> bytes:
+    """Open the judge's comm and send one message, as the judge does; return the first frame
+    ``executor.serve`` sends back on the judge's socket (the call's token)."""
+    path = Path(kernel.manager.ip).parent / "judge-test.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        path.chmod(0o777)  # the kernel runs as a uid of its own
+        listener.listen(1)
+        listener.settimeout(60)
+        comm_id = uuid4().hex
+        for msg_type, content in (
+            ("comm_open", {"comm_id": comm_id, "target_name": kernel_launcher.JUDGE_COMM, "data": {}}),
+            ("comm_msg", {"comm_id": comm_id, "data": {"path": str(path), "token": "t0k3n"}}),
+        ):
+            kernel.client.shell_channel.send(kernel.client.session.msg(msg_type, content))
+        connection, _ = listener.accept()
+        with connection:
+            token, _ = wire.recv_frame(connection, limit=64)
+            wire.send_frame(connection, pickle.dumps(("done",)))
+    return token
+
+
+def test_a_warm_kernel_serves_the_judge_on_a_message_of_its_comm(kernels):
+    assert _judge_reaches_serve_through_the_comm(kernels("alice")) == b"t0k3n"
+
+
+def test_a_cold_kernel_imports_nothing_before_the_students_cells_and_serves_the_judge(tmp_path,
+                                                                                       monkeypatch):
+    kernel = Kernel(tmp_path / "dave", str(tmp_path / "no-such.sock"), monkeypatch)  # starts cold
+    try:
+        assert kernel.run("import sys; print('torch' in sys.modules)") == "False\n"
+        assert _judge_reaches_serve_through_the_comm(kernel) == b"t0k3n"
+    finally:
+        kernel.stop()

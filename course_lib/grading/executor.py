@@ -2,10 +2,8 @@
 
 While the judge runs one test cell, the kernel runs ``serve(path, token)``: it connects to
 the judge's socket and answers requests until the judge says ``done``. The judge starts it
-with a message on a comm (``COMM_TARGET``, registered by :func:`listen` when the kernel
-starts), not with a cell to execute: ipykernel then skips IPython's cell machinery
-(transforming and compiling the cell, the execution reply), about half of what a request
-costs the kernel, some 17 times per Assignment-1 submission. A request is a pickle
+with a message on a comm (``kernel_launcher.JUDGE_COMM``), not with a cell to execute. A
+request is a pickle
 written by the judge (see ``wire.py``); a reply is data only, or a handle for anything else.
 
 - ``resolve(names)``: the current value of each name in the notebook's namespace.
@@ -29,9 +27,6 @@ import traceback
 import torch
 
 from course_lib.grading import wire
-
-#: the comm target whose messages ``{"path": ..., "token": ...}`` each run one :func:`serve`
-COMM_TARGET = "rnn-course-judge"
 
 _handles: dict[int, object] = {}
 _ids: dict[int, int] = {}
@@ -165,17 +160,6 @@ def serve(path: str, token: str) -> None:
                 frame = wire.encode_reply({"refused": f"{type(error).__name__}: {error}"[:500]}, _handle)
             wire.send_frame(sock, *frame)
     _graphs.clear()
-
-
-def listen(comm_manager) -> None:
-    """Serve the judge on every message of a comm opened on :data:`COMM_TARGET` (the kernel's
-    ``comm_manager``, at its start). What ``serve`` prints goes to the message's outputs."""
-
-    def opened(comm, _open_message) -> None:
-        comm.on_msg(lambda message: serve(str(message["content"]["data"]["path"]),
-                                          str(message["content"]["data"]["token"])))
-
-    comm_manager.register_target(COMM_TARGET, opened)
 
 
 # ------------------------------------------------------- what the judge's pickles refer to

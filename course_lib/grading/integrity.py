@@ -45,7 +45,8 @@ from nbformat import from_dict
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Integer, default
 
-from course_lib.grading import executor, wire
+from course_lib.grading import wire
+from course_lib.grading.kernel_launcher import JUDGE_COMM
 from course_lib.grading.judge import EXECUTOR_ONLY, Judge
 from course_lib.grading.sandbox import Limits
 
@@ -437,13 +438,13 @@ class SandboxedExecute(Execute):
     def _start_serving(self, token: str) -> str:
         """Ask the kernel to run ``executor.serve`` for one cell; the request's message id.
 
-        A message on the executor's comm (see ``executor.py``), opened with the first request.
+        A message on the judge's comm (see ``kernel_launcher.py``), opened with the first request.
         Its outputs and its end (the kernel going idle) come back on IOPub under its id.
         """
         if self._comm_id is None:
             self._comm_id = uuid4().hex
             self._send_shell("comm_open", {"comm_id": self._comm_id, "data": {},
-                                           "target_name": executor.COMM_TARGET})
+                                           "target_name": JUDGE_COMM})
         return self._send_shell("comm_msg", {"comm_id": self._comm_id, "data": {
             "path": self._socket_path, "token": token}})
 
