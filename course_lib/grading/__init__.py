@@ -13,7 +13,11 @@ it needs nbgrader and Dask. One concept per module:
 - ``worker``         the Dask task: real ``nbgrader autograde`` + ``generate_feedback`` in a scratch course
 - ``runner``, ``forkhost``, ``nbgrader_child``   run ``nbgrader`` in children forked from a
                      process that imported it once (no 2 s import per submission)
+- ``preload``        what those processes import before they fork
 - ``sandbox``        limits and isolation of the student's code (the kernel)
+- ``kernel_launcher`` the kernel command: limits, bubblewrap, the judge's comm
+- ``zygote``         warm kernels, each forked into a sandbox of its own
+- ``kernel_client``  the client that is ready as soon as the kernel answers
 - ``integrity``      nbgrader preprocessors: locked cells restored, cells run and judged
 - ``autogrades``     nbgrader's SaveAutoGrades, committing a notebook's scores once
 - ``judge``          runs every test cell outside the student's process; proxies to it
@@ -23,6 +27,8 @@ it needs nbgrader and Dask. One concept per module:
 - ``gradebook``      the one writer of the real gradebook (one transaction per student), backups
 - ``feedback``       feedback that hides hidden tests
 - ``late``           per-day late penalty with a cap (an nbgrader late-submission plugin)
+- ``regions``        nbgrader's solution and hidden-test markers, and their one reader
+- ``settings``       nbgrader settings as data, and where they become configuration
 - ``export``         nbgrader's grades CSV, a per-test breakdown CSV, a histogram
 - ``nbgrader_api``   nbgrader's Python API, in-process, for the client's once-per-run steps
 """
