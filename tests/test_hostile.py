@@ -235,6 +235,16 @@ def test_no_case_shows_hidden_test_source_in_its_outputs(graded):
     assert "gc found 0" in _outputs(course, "gcwalk") and "hits []" in _outputs(course, "procsnoop")
 
 
+def test_a_fake_executor_that_shows_the_token_is_refused_by_the_judges_decoder(graded):
+    """``executor.serve`` replaced in the kernel by a fake that shows the call's token, as the
+    real one does: a reply announcing 4 GB is refused before it is read, and the fake's
+    hand-made answers are refused by the strict decoder (neither earns a point: see
+    ``test_corpus_case_scored_as_expected``)."""
+    course = graded[1]
+    assert "a reply of 4295.0 MB, above the 268 MB limit" in _outputs(course, "hugereply")
+    assert "looking up encode returned an unknown value (list)" in _outputs(course, "fakeserve")
+
+
 def test_corpus_kernels_run_one_torch_thread(graded):
     """Each worker grades one notebook at a time: its kernel gets one thread, not every core."""
     assert "kernel threads 1" in _outputs(graded[1], "network")

@@ -203,24 +203,26 @@ REACHING = {
         "                         'user_expressions': {}, 'payload': []}, parent, ident=ident)\n"
         "_kernel.shell_handlers['execute_request'] = _fake\n"
     ),
-    "fakeserve": (  # the executor's protocol, faked: every request answered with True
+    "fakeserve": (  # the executor's protocol, faked (token shown): every request answered with True
         "import json, socket, struct\n"
         "import course_lib.grading.executor as _ex\n"
-        "def _serve(path):\n"
-        "    s = socket.socket(socket.AF_UNIX); s.connect(path)\n"
+        "def _frame(body):\n"
+        "    return struct.pack('>I', 4 + len(body)) + struct.pack('>I', len(body)) + body\n"
+        "def _serve(path, token):\n"
+        "    s = socket.socket(socket.AF_UNIX); s.connect(path); s.sendall(_frame(token.encode()))\n"
         "    while True:\n"
         "        n = struct.unpack('>I', s.recv(4))[0]; body = b''\n"
         "        while len(body) < n: body += s.recv(n - len(body))\n"
         "        if b'done' in body[:64]: return\n"
-        "        h = json.dumps({'value': True, 'states': []}).encode()\n"
-        "        s.sendall(struct.pack('>I', 4 + len(h)) + struct.pack('>I', len(h)) + h)\n"
+        "        s.sendall(_frame(json.dumps({'value': True, 'states': []}).encode()))\n"
         "_ex.serve = _serve\n"
     ),
-    "hugereply": (  # announces a 4 GB reply
+    "hugereply": (  # the executor faked (token shown), announcing a 4 GB reply
         "import socket, struct\n"
         "import course_lib.grading.executor as _ex\n"
-        "def _serve(path):\n"
-        "    s = socket.socket(socket.AF_UNIX); s.connect(path)\n"
+        "def _serve(path, token):\n"
+        "    s = socket.socket(socket.AF_UNIX); s.connect(path); t = token.encode()\n"
+        "    s.sendall(struct.pack('>I', 4 + len(t)) + struct.pack('>I', len(t)) + t)\n"
         "    s.recv(1 << 20); s.sendall(struct.pack('>I', 2**32 - 1) + b'x' * 1000)\n"
         "_ex.serve = _serve\n"
     ),
