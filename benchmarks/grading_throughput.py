@@ -176,8 +176,9 @@ def main() -> None:
               f"{feedback:.1f} s = {t_sequential:.1f} s ({t_sequential / len(klass):.2f} s/submission); "
               f"CPU {autograde_cpu + feedback_cpu:.1f} s")
 
-        t_parallel, _, parallel_machine = run([str(BIN / "rnn-course"), "grade", args.assignment, str(tmp / "export"),
-                          "--workers", str(args.workers), "--no-progress"], parallel)
+        t_parallel, _, parallel_machine = run(
+            [str(BIN / "rnn-course"), "grade", args.assignment, str(tmp / "export"),
+             "--workers", str(args.workers), "--no-progress"], parallel)
         summary = json.loads((parallel / "grading" / args.assignment / "summary.json").read_text())
         print(f"rnn-course grade --workers {args.workers}: {t_parallel:.1f} s "
               f"({t_parallel / len(klass):.2f} s/submission); inside the run "

@@ -3,8 +3,8 @@
 While the judge runs one test cell, the kernel runs ``serve(path, token)``: it connects to
 the judge's socket and answers requests until the judge says ``done``. The judge starts it
 with a message on a comm (``kernel_launcher.JUDGE_COMM``), not with a cell to execute. A
-request is a pickle
-written by the judge (see ``wire.py``); a reply is data only, or a handle for anything else.
+request is a pickle written by the judge (see ``wire.py``); a reply is data only, or a
+handle for anything else.
 
 - ``resolve(names)``: the current value of each name in the notebook's namespace.
 - ``call(target, args, kwargs, grad_enabled)``: call a handle; the reply has the result and,

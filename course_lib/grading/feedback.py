@@ -100,7 +100,7 @@ class _KeptHighlights(Highlight2HTML):
     Highlighting is about half of a feedback page's CPU (pygments lexes Python with regular
     expressions, about 4 ms a cell), and most code cells are the same on every student's page:
     the instructor's set-up cells and the tests. The fork host renders those once
-    (:func:`keep_highlights`) and every child it forks finds them here; a student's own cells
+    (:func:`keep_renderings`) and every child it forks finds them here; a student's own cells
     miss and are rendered as nbconvert renders them. The key holds everything the result
     depends on, so a hit returns exactly what rendering would.
     """

@@ -246,7 +246,7 @@ class SandboxedExecute(Execute):
         self._deadline = monotonic() + self.notebook_timeout
         self._out_bytes: dict[int, int] = {}
         self.judge = Judge()
-        self._comm_id: str | None = None  #: the executor's comm, once opened
+        self._comm_id: str | None = None  #: the judge's comm, once opened
         self._unreachable: str | None = None
         self._judge_seconds = 0.0
         stopped: str | None = None

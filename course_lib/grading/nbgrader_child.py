@@ -236,23 +236,23 @@ class _KeptLookups:
         return kept
 
 
-def _source_cells(db, notebook: str, assignment: str) -> dict:
-    rows = (db.query(SourceCell)
-            .join(Notebook, Notebook.id == SourceCell.notebook_id)
+def _notebook_cells(db, cell_class, notebook: str, assignment: str) -> dict:
+    """``{cell name: cell}`` of one ``cell_class`` in one notebook, joined as nbgrader's
+    ``find_source_cell`` and ``find_graded_cell`` join them."""
+    rows = (db.query(cell_class)
+            .join(Notebook, Notebook.id == cell_class.notebook_id)
             .join(Assignment, Assignment.id == Notebook.assignment_id)
             .filter(Notebook.name == notebook, Assignment.name == assignment))
     return {cell.name: cell for cell in rows}
 
 
+def _source_cells(db, notebook: str, assignment: str) -> dict:
+    return _notebook_cells(db, SourceCell, notebook, assignment)
+
+
 def _graded_cells(db, notebook: str, assignment: str) -> dict:
-    found = {}
-    for cell_class in (TaskCell, GradeCell):  # nbgrader tries GradeCell first: it wins
-        rows = (db.query(cell_class)
-                .join(Notebook, Notebook.id == cell_class.notebook_id)
-                .join(Assignment, Assignment.id == Notebook.assignment_id)
-                .filter(Notebook.name == notebook, Assignment.name == assignment))
-        found.update((cell.name, cell) for cell in rows)
-    return found
+    return {**_notebook_cells(db, TaskCell, notebook, assignment),
+            **_notebook_cells(db, GradeCell, notebook, assignment)}  # GradeCell wins
 
 
 def _submitted(db, row_class, cell_class, notebook: str, assignment: str, student: str) -> dict:

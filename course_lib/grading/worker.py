@@ -52,8 +52,7 @@ async def start_warm_up(modules: tuple[str, ...], shown: dict | None = None) -> 
 
     They import the assignment's ``modules`` (torch: seconds), and the host imports nbgrader and
     renders the cells every feedback page shows (``shown``, see ``feedback.shown_cells``),
-    while the client prepares the run; the first task waits
-    for them if they are not done yet.
+    while the client prepares the run; the first task waits for them if they are not done yet.
     """
     threading.Thread(target=runner.warm_up, args=(modules, shown), name="rnn-course warm-up",
                      daemon=True).start()
