@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from uuid import uuid4
@@ -217,15 +220,63 @@ def test_kernels_do_not_repeat_each_others_random_draws(kernels):
     assert len(first) == 3 and all(a != b for a, b in zip(first, second))
 
 
-def test_kernel_dies_with_its_launcher(kernels):
+def test_a_warm_kernel_starts_without_a_launcher_process(kernels):
+    """The grader's process asks the zygote itself (``provisioner.py``): no interpreter runs
+    the kernelspec's command for a warm kernel."""
     kernel = kernels("alice")
-    pid = int(kernel.run("import subprocess; print(subprocess.Popen(['sleep', '1001']).pid)"))
-    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "1001"]]
-    assert sleepers and pid > 0
-    launcher = psutil.Process(kernel.manager.provisioner.process.pid)
-    launcher.kill()
-    gone, alive = psutil.wait_procs(sleepers, timeout=30)
-    assert not alive
+    assert isinstance(kernel.manager.provisioner.process, kernel_launcher.WarmKernel)
+    launchers = [child.cmdline() for child in psutil.Process().children()
+                 if any(part.endswith("kernel_launcher.py") for part in child.cmdline())]
+    assert launchers == []
+
+
+def test_a_killed_warm_kernel_ends_as_a_killed_process_does(kernels):
+    """jupyter_client's view of the kernel: running until killed, then ended by signal 9."""
+    process = kernels("alice").manager.provisioner.process
+    assert process.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=0.1)
+    process.kill()
+    assert process.wait(timeout=30) == 128 + signal.SIGKILL
+    assert process.poll() == 128 + signal.SIGKILL
+
+
+#: a grader's process: starts a warm kernel that starts ``sleep 1003``, then waits to be killed
+_STARTS_A_KERNEL = """
+import os, sys, time
+from pathlib import Path
+from jupyter_client import KernelManager
+from course_lib.grading import sandbox
+scratch, socket_path = Path(sys.argv[1]), sys.argv[2]
+work = scratch / "work"
+work.mkdir(parents=True)
+os.environ.update(sandbox.configure(scratch, sandbox.Limits(cell_timeout=30), socket_path)[0])
+manager = KernelManager(kernel_name=sandbox.KERNEL_NAME, transport="ipc",
+                        ip=str(scratch / ".sandbox" / "ipc" / "kernel"))
+manager.start_kernel(cwd=str(work))
+client = manager.client()
+client.start_channels()
+client.wait_for_ready(timeout=120)
+client.execute_interactive("import subprocess; sleeper = subprocess.Popen(['sleep', '1003'])", timeout=60)
+print("started", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_warm_kernel_dies_with_the_process_that_started_it(tmp_path, warm):
+    """A grading child killed at its deadline (``runner``) takes its kernel, and all the kernel
+    started, with it: the zygote sees the kernel's channel close."""
+    grader = subprocess.Popen([sys.executable, "-c", _STARTS_A_KERNEL, str(tmp_path), warm.socket_path],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert "started\n" in iter(grader.stdout.readline, ""), "the grader did not start its kernel"
+        (sleeper,) = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "1003"]]
+        grader.kill()
+        gone, alive = psutil.wait_procs([sleeper], timeout=30)
+        assert not alive, "the kernel's process outlived the grader that started the kernel"
+    finally:
+        grader.kill()
+        grader.wait()
 
 
 def test_kernel_that_kills_itself_dies_as_an_ordinary_process_does(kernels):

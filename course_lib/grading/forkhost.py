@@ -47,7 +47,8 @@ from course_lib.grading import preload
 SHARED = ("course_lib.grading.executor",)
 #: imported after, inherited by every child
 PRELOAD = ("course_lib.grading.nbgrader_child", "course_lib.grading.integrity",
-           "course_lib.grading.autogrades", "course_lib.grading.kernel_client")
+           "course_lib.grading.autogrades", "course_lib.grading.kernel_client",
+           "course_lib.grading.provisioner")
 
 
 def _split_argv(argv: list[str]) -> tuple[tuple[str, int, int] | None, list[str]]:

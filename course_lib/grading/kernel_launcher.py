@@ -12,13 +12,16 @@ two stages:
    private ``/tmp``; no network (``--unshare-net``: the kernel talks to nbgrader over
    unix sockets, jupyter_client's ``ipc`` transport); separate pid, ipc and uts
    namespaces; killed with its parent. Without bubblewrap it becomes the inner stage
-   in place.
+   in place. Where the worker has a zygote (``zygote.py``), the zygote forks the kernel
+   (:func:`start_warm`) and this stage waits for its end (:class:`WarmKernel`); nbgrader's
+   own process does that work where it runs the warm kernels' provisioner
+   (``provisioner.py``), and no launcher runs at all.
 2. **inner** (``--inner LIMITS``): sets the rlimits (memory as RLIMIT_DATA, processes,
    CPU seconds, file size), drops root to a uid of its own and starts ipykernel.
 
 RLIMIT_NPROC counts the tasks of a real uid and is never enforced for root, which is why
-root gives the kernel a uid of its own (``KERNEL_UID_BASE`` + the launcher's pid, unique
-while the kernel lives); an ordinary user gets a user namespace from bwrap, in which the
+root gives the kernel a uid of its own (``KERNEL_UID_BASE`` + the pid of the process that
+starts it, unique while the kernel lives); an ordinary user gets a user namespace from bwrap, in which the
 count covers only that sandbox's tasks.
 
 Test cells never run in this kernel: the grader's judge (``judge.py``) runs them in its own
@@ -38,8 +41,14 @@ import ctypes
 import json
 import os
 import resource
+import select
 import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 KERNEL_UID_BASE = 2_000_000_000  # far above login, systemd-dynamic and subuid ranges
@@ -131,29 +140,16 @@ def bwrap_argv(policy: dict, workdir: Path, connection: Path, ipc_dir: Path) -> 
 
 
 def outer(policy_file: Path, kernel_argv: list[str]) -> None:
-    """Prepare the kernel's rights and exec the inner stage, sandboxed when bwrap is on."""
+    """Start the kernel: warm from the zygote where the policy names one, else cold, in the inner
+    stage (under bwrap when the policy has it); this process then is, or waits for, the kernel."""
     policy = json.loads(policy_file.read_text())
     workdir = Path.cwd()
-    connection = _connection_file(kernel_argv).resolve()
-    ipc_dir = Path(json.loads(connection.read_text())["ip"]).parent
-    limits = dict(policy["limits"])
-    limits["sandboxed"] = bool(policy["bwrap"])
-    # bwrap re-creates the ancestors of its binds traversable; without it the kernel's uid
-    # must reach Python by itself, else it stays root and RLIMIT_NPROC does not bind
-    reachable = policy["bwrap"] or all(map(_others_can_read, policy["ro_binds"]))
-    if os.geteuid() == 0 and reachable:
-        limits["uid"] = KERNEL_UID_BASE + os.getpid()
-        for path in (workdir, connection, ipc_dir):
-            _chown_tree(path, limits["uid"])
-        for notebook in workdir.glob("*.ipynb"):  # hidden tests: not for the kernel's uid
-            os.chown(notebook, 0, 0)
-            notebook.chmod(0o600)
     if policy.get("zygote"):
-        problem = _warm_kernel(policy, policy_file.parent, workdir, connection, ipc_dir, limits,
-                               kernel_argv)
-        if problem is None:
-            return
-        print(f"rnn-course: no warm kernel ({problem}); starting a cold one", file=sys.stderr)
+        kernel = start_warm(policy_file, kernel_argv, workdir, os.environ, (0, 1, 2))
+        if isinstance(kernel, WarmKernel):
+            raise SystemExit(kernel.wait())
+        print(f"rnn-course: no warm kernel ({kernel}); starting a cold one", file=sys.stderr)
+    connection, ipc_dir, limits = _prepare(policy, kernel_argv, workdir)
     inner_argv = [sys.executable, os.path.abspath(__file__), "--inner", json.dumps(limits),
                   *kernel_argv]
     if not policy["bwrap"]:
@@ -166,35 +162,143 @@ def outer(policy_file: Path, kernel_argv: list[str]) -> None:
     os.execve(policy["bwrap"], argv, kernel_env())
 
 
-def _warm_kernel(policy: dict, home: Path, workdir: Path, connection: Path, ipc_dir: Path,
-                 limits: dict, kernel_argv: list[str]) -> str | None:
-    """Have the worker's zygote fork this kernel (``zygote.py``) and wait for its end.
+def _prepare(policy: dict, kernel_argv: list[str], workdir: Path) -> tuple[Path, Path, dict]:
+    """The kernel's connection file, its socket folder and its limits; as root, the kernel's
+    files are handed to a uid of its own (the limits name it), the notebooks kept from it."""
+    connection = _connection_file(kernel_argv).resolve()
+    ipc_dir = Path(json.loads(connection.read_text())["ip"]).parent
+    limits = dict(policy["limits"])
+    limits["sandboxed"] = bool(policy["bwrap"])
+    # bwrap re-creates the ancestors of its binds traversable; without it the kernel's uid
+    # must reach Python by itself, else it stays root and RLIMIT_NPROC does not bind
+    reachable = policy["bwrap"] or all(map(_others_can_read, policy["ro_binds"]))
+    if os.geteuid() == 0 and reachable:
+        # unique while the kernel lives: a process starts its next kernel only once the last
+        # one has ended (``WarmKernel.wait``, ``Popen.wait``)
+        limits["uid"] = KERNEL_UID_BASE + os.getpid()
+        for path in (workdir, connection, ipc_dir):
+            _chown_tree(path, limits["uid"])
+        for notebook in workdir.glob("*.ipynb"):  # hidden tests: not for the kernel's uid
+            os.chown(notebook, 0, 0)
+            notebook.chmod(0o600)
+    return connection, ipc_dir, limits
 
-    Exits with the kernel's exit code; returns why not when the zygote cannot start it.
-    """
-    import socket
 
-    root = home / f"root-{os.getpid()}"
-    root.mkdir()
-    request = {"root": str(root), "ro_binds": read_only_paths(policy), "workdir": str(workdir),
-               "connection": str(connection), "ipc_dir": str(ipc_dir),
-               "limits": {**limits, "sandboxed": True}, "argv": kernel_argv, "env": kernel_env()}
+def parse_command(command: list[str]) -> tuple[Path, list[str]]:
+    """This script's command line, ``[python, kernel_launcher.py, --policy, FILE, *KERNEL_ARGS]``
+    (the kernelspec's, see ``sandbox.configure``) -> the policy file and the kernel's arguments."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
-            channel.connect(policy["zygote"])
-            socket.send_fds(channel, [json.dumps(request).encode()], [0, 1, 2])
-            reply = channel.makefile("rb").readline()
+        at = command.index("--policy")
+        return Path(command[at + 1]), command[at + 2:]
+    except (ValueError, IndexError):
+        raise ValueError(f"not a kernel_launcher command (no --policy FILE): {command!r}") from None
+
+
+def start_warm(policy_file: Path, kernel_argv: list[str], workdir: Path,
+               env: Mapping[str, str], streams: Sequence[int]) -> WarmKernel | str:
+    """Have the worker's zygote (``zygote.py``) fork the kernel of ``workdir``, with the
+    environment ``env`` scrubbed as every kernel's (``kernel_env``) and ``streams`` as its
+    stdin, stdout and stderr; the running kernel, or why not."""
+    policy = json.loads(policy_file.read_text())
+    connection, ipc_dir, limits = _prepare(policy, kernel_argv, workdir)
+    root = tempfile.mkdtemp(prefix="root-", dir=policy_file.parent)
+    request = {"root": root, "ro_binds": read_only_paths(policy), "workdir": str(workdir),
+               "connection": str(connection), "ipc_dir": str(ipc_dir),
+               "limits": {**limits, "sandboxed": True}, "argv": kernel_argv,
+               "env": kernel_env(env)}
+    channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        channel.connect(policy["zygote"])
+        socket.send_fds(channel, [json.dumps(request).encode()], list(streams))
+        kernel = WarmKernel(channel)
+        answer = kernel.next_answer(None) or {"error": "the zygote closed the connection"}
     except OSError as error:
+        channel.close()
         return f"the zygote did not answer: {error}"
-    answer = json.loads(reply or b'{"error": "the zygote closed the connection"}')
     if "error" in answer:
-        return answer["error"]
-    raise SystemExit(answer["exit"])
+        channel.close()
+        return str(answer["error"])
+    kernel.pid = answer["pid"]
+    return kernel
 
 
-def kernel_env() -> dict[str, str]:
-    """The environment a kernel gets: what Python and Jupyter need, no grader's secrets."""
-    return {name: value for name, value in os.environ.items()
+class WarmKernel:
+    """A kernel the zygote forked, as jupyter_client sees a kernel's process (the part of
+    ``subprocess.Popen`` it uses).
+
+    Its channel to the zygote stays open while it runs. The zygote writes ``{"exit": code}`` on
+    it once the kernel's namespace has ended, and ends the namespace as soon as this end stops
+    writing (:meth:`send_signal`) or closes, as it does when the process that holds it dies.
+    """
+
+    #: what jupyter_client closes when a kernel's process has ended: none here
+    stdin = stdout = stderr = None
+
+    def __init__(self, channel: socket.socket) -> None:
+        self._channel = channel
+        self._buffer = b""
+        #: the pid of the namespace's init, which waits for the kernel
+        self.pid: int | None = None
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code once the kernel has ended, else None."""
+        if self.returncode is None:
+            self._take_exit(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the kernel's end; its exit code (128 + the signal that killed it)."""
+        if self.returncode is None:
+            self._take_exit(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired("warm kernel", timeout)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        """End the kernel, whatever the signal: it runs in a pid namespace of its own, and the
+        grader interrupts it by a message (the kernelspec's ``interrupt_mode``), never a signal."""
+        if self.returncode is None:
+            try:
+                self._channel.shutdown(socket.SHUT_WR)
+            except OSError:  # the zygote's end has gone: so has the kernel
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _take_exit(self, timeout: float | None) -> None:
+        answer = self.next_answer(timeout)
+        if answer is not None:
+            # no exit line: the zygote's watcher died, and the kernel with it (its init's
+            # PR_SET_PDEATHSIG); 1, as for any kernel that failed
+            self.returncode = int(answer.get("exit", 1))
+            self._channel.close()
+
+    def next_answer(self, timeout: float | None) -> dict | None:
+        """The zygote's next line (``{}`` once it has closed the channel), or None if none came
+        within ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self._channel], [], [], wait)[0]:
+                return None
+            chunk = self._channel.recv(4096)
+            if not chunk:
+                self._buffer = b"{}\n"
+                break
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+
+def kernel_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The environment a kernel gets from ``environ``: what Python and Jupyter need, no
+    grader's secrets."""
+    return {name: value for name, value in environ.items()
             if name in KERNEL_ENV or name.startswith(("JPY_", "LC_"))}
 
 
@@ -283,7 +387,7 @@ def _judge_comm_opened(comm, _open_message) -> None:
 def main(argv: list[str]) -> None:
     """``--policy FILE KERNEL_ARGS`` (outer stage) or ``--inner LIMITS KERNEL_ARGS``."""
     if len(argv) >= 2 and argv[0] == "--policy":
-        outer(Path(argv[1]), argv[2:])
+        outer(*parse_command(argv))
     elif len(argv) >= 2 and argv[0] == "--inner":
         inner(json.loads(argv[1]), argv[2:])
     else:

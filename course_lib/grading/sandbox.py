@@ -38,6 +38,8 @@ from course_lib.validation import check_positive_int
 from .settings import Settings
 
 KERNEL_NAME = "rnn-course-sandbox"
+#: the kernel provisioner of warm kernels (``provisioner.py``), an entry point of the package
+WARM_PROVISIONER = "rnn-course-warm-kernel"
 DISABLE_ENV = "RNN_COURSE_SANDBOX"  # "off": no bubblewrap (limits still apply)
 REPORT_FILE = "sandbox-report.jsonl"
 _LAUNCHER = Path(__file__).with_name("kernel_launcher.py")
@@ -138,6 +140,8 @@ def configure(scratch: Path, limits: Limits, zygote: str | None = None) -> tuple
         # the kernel interrupts itself on request: no signal reaches it through bwrap
         "interrupt_mode": "message",
     }
+    if policy["zygote"]:  # nbgrader's process asks the zygote itself: no launcher process
+        spec["metadata"] = {"kernel_provisioner": {"provisioner_name": WARM_PROVISIONER}}
     (kernel_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     env = {
         "JUPYTER_PATH": str(home / "jupyter"),

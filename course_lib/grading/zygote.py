@@ -4,10 +4,11 @@ A cold grading kernel costs about two seconds of one core before the student's f
 cell runs: a fresh interpreter, ipykernel, ``import torch``. Each grading worker
 therefore keeps one *zygote* that has those modules imported and only forks. The
 worker's fork host (``forkhost.py``), which needs the same heavy modules for the judge,
-imports them and then forks the zygote, so they are imported once per worker, not twice. ``kernel_launcher.py`` (the
-kernel command nbgrader starts) asks it for a kernel over a Unix socket, passing its
-own stdin/stdout/stderr and the sandbox policy; the zygote forks, and the fork builds
-the same sandbox bubblewrap builds on the cold path, then becomes the kernel.
+imports them and then forks the zygote, so they are imported once per worker, not twice.
+nbgrader's process asks it for a kernel over a Unix socket (``provisioner.py``; the kernel
+command, ``kernel_launcher.py``, where no provisioner runs), passing the kernel's
+stdin/stdout/stderr and the sandbox policy; the zygote forks, and the fork builds the same
+sandbox bubblewrap builds on the cold path, then becomes the kernel.
 
 Why one submission cannot see or affect another's, although all kernels of a worker
 come from the same process:
@@ -37,10 +38,12 @@ The fork needs the right to create namespaces (root, or unprivileged user namesp
 :class:`Zygote` probes it when it starts; where it is missing, kernels start cold in
 bubblewrap as before.
 
-Protocol: the launcher sends one JSON line (``policy``, ``workdir``, ``connection``,
-``ipc_dir``, ``limits``, ``argv``, ``env``) with its three standard file descriptors
-attached (``SCM_RIGHTS``); it gets back one JSON line ``{"exit": code}`` when the
-kernel ends. If the launcher dies first (nbgrader killed it), the kernel is killed.
+Protocol (``kernel_launcher.start_warm`` is the other end): the grader sends one JSON line
+(``root``, ``ro_binds``, ``workdir``, ``connection``, ``ipc_dir``, ``limits``, ``argv``,
+``env``) with the kernel's three standard file descriptors attached (``SCM_RIGHTS``); it gets
+back ``{"pid": init}`` once the kernel is forked (``{"error": why}`` if it could not be), and
+``{"exit": code}`` when the kernel has ended. If the grader's end stops writing or closes first
+(its process was killed), the kernel is killed.
 The worker talks to the zygote over two pipes, the zygote's stdin and stdout: ``cpu`` asks
 for the CPU seconds of every kernel ended so far, and closing them ends it.
 """
@@ -155,7 +158,7 @@ class Zygote:
                 return 0.0
 
     def close(self) -> None:
-        """Tell the zygote to end (kernels it started run on until their launchers end them)."""
+        """Tell the zygote to end (kernels it started run on until their graders end them)."""
         with self._lock:
             for pipe in (self._requests, self._replies):
                 try:
@@ -271,11 +274,15 @@ def _serve(connection: socket.socket) -> int:
         _become_kernel(request, fds)
     for fd in fds:
         os.close(fd)
+    try:
+        connection.sendall(json.dumps({"pid": kernel}).encode() + b"\n")
+    except OSError:  # the grader's end is gone: the loop below ends the namespace
+        pass
     watched = os.pidfd_open(kernel)
     ready = []
     while watched not in ready:
         ready, _, _ = select.select([connection, watched], [], [])
-        if connection in ready and not connection.recv(1):  # the launcher is gone: so is its kernel
+        if connection in ready and not connection.recv(1):  # the grader's end is gone: so is its kernel
             _end_namespace(kernel, watched)
             break
     _, status = os.waitpid(kernel, 0)  # with the init, the CPU of what it reaped reaches the zygote
