@@ -255,6 +255,32 @@ def test_sqlite_engines_of_nbgraders_gradebooks_share_compiled_sql_and_keep_thei
     assert hits == {"first": engine.dialect.CACHE_MISS, "second": engine.dialect.CACHE_HIT}
 
 
+def test_a_grading_child_keeps_a_files_engine_open_until_another_file_takes_its_path(tmp_path):
+    import os
+    import shutil
+
+    from course_lib.grading.nbgrader_child import _SharedCompiledSQL
+
+    create_engine = _SharedCompiledSQL()
+    path = tmp_path / "scratch.db"
+    with create_engine(f"sqlite:///{path}").begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (v INTEGER)")
+    assert create_engine(f"sqlite:///{path}") is not create_engine(f"sqlite:///{path}")  # the host
+    create_engine.keep_engines()  # what every forked child does first
+    engine = create_engine(f"sqlite:///{path}", future=True)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    engine.dispose()  # as Gradebook.close does
+    assert create_engine(f"sqlite:///{path}", future=True) is engine
+    assert engine.pool.checkedin() == 1  # its connection, still open
+    shutil.copy(path, tmp_path / "copy.db")
+    os.replace(tmp_path / "copy.db", path)  # another file at the same path
+    other = create_engine(f"sqlite:///{path}", future=True)
+    assert other is not engine
+    with other.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+
+
 def test_a_grading_childs_sqlite_commits_do_not_sync_and_still_roll_back(tmp_path):
     import sqlalchemy
 
@@ -404,6 +430,46 @@ def test_kept_gradebook_lookups_return_nbgraders_own_rows_and_see_rows_added_lat
         gradebook.remove_submission("a", "t")  # deletes its grades: kept loads are dropped
         with pytest.raises(MissingEntry):
             gradebook.find_grade("later", "n", "a", "t")
+
+
+def test_the_report_reads_back_what_nbgraders_own_rows_hold(tmp_path):
+    """The report (read as columns) says what nbgrader's ORM objects say: every notebook's late
+    penalty, every grade and comment by its cell's name, for grade, task and solution cells."""
+    import datetime
+
+    from nbgrader.api import Gradebook
+
+    from course_lib.grading.nbgrader_child import read_report
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gradebook:
+        gradebook.add_assignment("a")
+        for notebook in ("n", "m"):
+            gradebook.add_notebook(notebook, "a")
+            gradebook.add_grade_cell("test", notebook, "a", max_score=2, cell_type="code")
+            gradebook.add_solution_cell("answer", notebook, "a")
+            gradebook.add_task_cell("task", notebook, "a", max_score=1, cell_type="markdown")
+        for student in ("s", "t"):
+            gradebook.add_student(student)
+            gradebook.update_or_create_submission("a", student, timestamp=datetime.datetime(2026, 12, 1, 9))
+        gradebook.find_grade("test", "m", "a", "s").auto_score = 1.5
+        gradebook.find_grade("task", "n", "a", "s").needs_manual_grade = True
+        gradebook.find_comment("answer", "n", "a", "s").auto_comment = "No response."
+        gradebook.find_submission_notebook("m", "a", "s").late_submission_penalty = 0.5
+        gradebook.db.commit()
+        submission = gradebook.find_submission("a", "s")
+        expected = {
+            "timestamp": submission.timestamp.isoformat(),
+            "notebooks": {notebook.name: {
+                "late_penalty": notebook.late_submission_penalty,
+                "grades": {grade.name: [grade.auto_score, grade.needs_manual_grade] for grade in notebook.grades},
+                "comments": {comment.name: comment.auto_comment for comment in notebook.comments},
+            } for notebook in submission.notebooks},
+        }
+    assert read_report(url, "a", "s") == expected
+    assert expected["notebooks"]["m"]["grades"]["test"][0] == 1.5
+    assert expected["notebooks"]["n"]["comments"] == {"answer": "No response.", "task": None}
+    assert read_report(url, "a", "nobody") is None
 
 
 def test_saving_autogrades_once_records_what_nbgraders_step_records_in_one_commit(tmp_path):

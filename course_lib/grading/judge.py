@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import io
 import linecache
 import marshal
@@ -312,17 +313,7 @@ class Judge:
     # ----------------------------------------------------------------- running cells
     def needs(self, tree: ast.Module) -> list[str]:
         """Names the cell reads that no instructor cell bound and the cell never assigns."""
-        loaded, stored = set(), set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stored.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                stored.update((a.asname or a.name).split(".")[0] for a in node.names)
-            elif isinstance(node, ast.arg):
-                stored.add(node.arg)
-        return sorted(n for n in loaded - stored - self.instructor_names
+        return sorted(n for n in _unbound_reads(tree) - self.instructor_names
                       if n not in self.namespace and not hasattr(builtins, n))
 
     def run(self, source: str, label: str, test: bool) -> list[dict]:
@@ -385,6 +376,23 @@ class Judge:
             for name, value in self.namespace.items():
                 if before.get(name, self) is not value:
                     self.shared[name] = value
+
+
+@functools.lru_cache(maxsize=512)
+def _unbound_reads(tree: ast.Module) -> frozenset[str]:
+    """Names a cell's tree reads and never binds (a tree from ``scratch.parse_cell``, the same
+    object for the same source, is walked once)."""
+    loaded, stored = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stored.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stored.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.arg):
+            stored.add(node.arg)
+    return frozenset(loaded - stored)
 
 
 def _no_magics():

@@ -17,12 +17,14 @@ The messages are those of ``check_from_scratch``.
 from __future__ import annotations
 
 import ast
+import functools
 
 BANNED = ("{name}: uses `{what}`, a ready-made implementation; the point of this exercise is "
           "to write it yourself with basic tensor operations")
 EXEMPT = "course_lib.checks"
 
 
+@functools.lru_cache(maxsize=512)
 def parse_cell(source: str) -> ast.Module | None:
     """A code cell as a syntax tree (IPython magics turned into calls); None if it does not parse.
 
@@ -30,6 +32,9 @@ def parse_cell(source: str) -> ast.Module | None:
     has; only one Python rejects (a magic, a shell escape, ``x?``, an indented paste) goes
     through IPython's input transformer first, which tokenizes the whole cell (about 0.5 ms of
     CPU; the judge parses some 30 cells per submission).
+
+    The same source gives the same tree object (the judge reads an instructor cell's tree up to
+    three times): nothing may change a tree it gets.
     """
     try:
         return ast.parse(source)
