@@ -21,6 +21,7 @@ from uuid import uuid4
 import psutil
 import pytest
 from jupyter_client import KernelManager
+from jupyter_client.connect import write_connection_file
 
 from course_lib.grading import kernel_launcher, preload, runner, sandbox, wire, zygote
 
@@ -328,6 +329,28 @@ def test_kernel_dies_when_the_process_watching_it_is_killed(kernels):
     watcher = family[2]
     watcher.kill()
     gone, alive = psutil.wait_procs([sleeper, *family[:2]], timeout=30)
+    assert not alive, f"still running after their watcher was killed: {alive}"
+
+
+def test_kernel_dies_when_the_process_watching_it_is_killed_while_the_kernel_starts(tmp_path, warm,
+                                                                                     monkeypatch):
+    """The watcher killed at once, while the namespace's init is still building the sandbox and
+    has not yet asked to be told of its watcher's end (a grading run killed as a kernel starts):
+    the kernel must not outlive it."""
+    work = tmp_path / "submitted" / "student" / "a1"
+    work.mkdir(parents=True)
+    for name, value in sandbox.configure(tmp_path, sandbox.Limits(cell_timeout=30), warm.socket_path)[0].items():
+        monkeypatch.setenv(name, value)
+    connection = tmp_path / "kernel.json"
+    write_connection_file(str(connection), transport="ipc", ip=str(tmp_path / ".sandbox" / "ipc" / "kernel"))
+    policy = tmp_path / ".sandbox" / "policy.json"
+    with open(os.devnull, "rb") as stdin:
+        started = kernel_launcher.start_warm(policy, ["-f", str(connection)], work, os.environ,
+                                             (stdin.fileno(), 1, 2))
+    assert isinstance(started, kernel_launcher.WarmKernel), started
+    init = psutil.Process(started.pid)
+    psutil.Process(init.ppid()).kill()  # the watcher, as soon as it has forked the init
+    gone, alive = psutil.wait_procs([init, *init.children(recursive=True)], timeout=30)
     assert not alive, f"still running after their watcher was killed: {alive}"
 
 

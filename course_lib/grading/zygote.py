@@ -268,10 +268,14 @@ def _serve(connection: socket.socket) -> int:
     except (OSError, ValueError) as error:
         connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
         return 1
+    # never written: its read end, kept by the init, ends (EOF) when this process does
+    watcher_alive, watching = os.pipe()
     kernel = os.fork()  # pid 1 of the new pid namespace: the kernel's init
     if kernel == 0:
         connection.close()
-        _become_kernel(request, fds)
+        os.close(watching)
+        _become_kernel(request, fds, watcher_alive)
+    os.close(watcher_alive)
     for fd in fds:
         os.close(fd)
     try:
@@ -303,17 +307,22 @@ def _end_namespace(init: int, watched: int) -> None:
         os.kill(init, signal.SIGKILL)
 
 
-def _become_kernel(request: dict, fds: list[int]) -> None:
-    """Enter the sandbox's root, become a fresh-looking process, run ipykernel (never returns)."""
+def _become_kernel(request: dict, fds: list[int], watcher_alive: int) -> None:
+    """Enter the sandbox's root, become a fresh-looking process, run ipykernel (never returns).
+
+    ``watcher_alive`` is the read end of a pipe the watching process holds open (see
+    :func:`_init`); it becomes descriptor 3 of the init, and the kernel does not keep it.
+    """
     try:
         os.setsid()
-        for target, fd in enumerate(fds):
+        for target, fd in enumerate((*fds, watcher_alive)):
             os.dup2(fd, target)
-        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        os.closerange(len(fds) + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         _enter_root(request)
         kernel = os.fork()
         if kernel != 0:
-            os._exit(_init(kernel))
+            os._exit(_init(kernel, watcher_alive=len(fds)))
+        os.close(len(fds))
         os.environ.clear()
         os.environ.update(request["env"])
         _reseed()
@@ -330,7 +339,7 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
     os._exit(code)
 
 
-def _init(kernel: int) -> int:
+def _init(kernel: int, watcher_alive: int) -> int:
     """Pid 1 of the kernel's namespace: reap every orphan until the kernel ends; its exit code.
     On SIGTERM (``_end_namespace``) it kills every other process in the namespace, so that it
     reaps the kernel, whose CPU time then counts in its own.
@@ -341,9 +350,13 @@ def _init(kernel: int) -> int:
     process left in the namespace is killed. When the process that watches it ends without
     asking (killed with its process group, as a killed grading run is), the kernel of the host
     sends it SIGTERM too (``PR_SET_PDEATHSIG``), so the kernel does not outlive the grader.
+    A watcher that ended before this process asked for that signal is seen on ``watcher_alive``,
+    a pipe only the watcher could write to, now at its end: then everything here ends at once.
     """
     signal.signal(signal.SIGTERM, lambda *_: os.kill(-1, signal.SIGKILL))  # all but pid 1
     _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM), "ask for SIGTERM when the watcher ends")
+    if select.select([watcher_alive], [], [], 0)[0]:  # it ended before it could be asked to tell
+        os.kill(-1, signal.SIGKILL)
     while True:
         pid, status = os.wait()
         if pid == kernel:
