@@ -354,6 +354,25 @@ def test_kernel_dies_when_the_process_watching_it_is_killed_while_the_kernel_sta
     assert not alive, f"still running after their watcher was killed: {alive}"
 
 
+def test_a_zygote_whose_worker_has_gone_removes_its_sockets_folder():
+    """A Dask worker ends without closing its Zygote: the zygote, which sees its pipes close,
+    leaves nothing in /tmp."""
+    host = runner.ForkHost((), kernels=True)
+    try:
+        if host.zygote.problem is not None:
+            pytest.skip(f"no warm kernels on this machine: {host.zygote.problem}")
+        folder = Path(host.zygote.socket_path).parent
+        assert folder.is_dir()
+        host.zygote._requests.close()  # the worker's ends, as its process exits
+        host.zygote._replies.close()
+        deadline = time.monotonic() + 30
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not folder.exists()
+    finally:
+        host.close()
+
+
 def test_zygote_forks_kernels_from_a_single_thread(warm):
     """What it preloads (ipykernel, debugpy, torch, ...) starts no thread: a fork copies only the
     thread that forks, and a lock another thread held would stay held in every kernel."""

@@ -183,6 +183,7 @@ def main(socket_path: str, modules: Sequence[str] = ()) -> None:
     problem = _probe()
     print(json.dumps({"warm": problem is None, "why": problem}), flush=True)
     if problem is not None:
+        shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
         return
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
@@ -205,7 +206,9 @@ def main(socket_path: str, modules: Sequence[str] = ()) -> None:
                 print(json.dumps({"cpu": cpu}), flush=True)
     finally:
         listener.close()
-        os.unlink(socket_path)
+        # the folder the worker's end made for the socket alone (a Dask worker ends without
+        # closing its Zygote, and its folder stayed behind in /tmp)
+        shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
 
 
 def _reap() -> float:
