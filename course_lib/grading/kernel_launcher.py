@@ -21,8 +21,8 @@ two stages:
 
 RLIMIT_NPROC counts the tasks of a real uid and is never enforced for root, which is why
 root gives the kernel a uid of its own (``KERNEL_UID_BASE`` + the pid of the process that
-starts it, unique while the kernel lives); an ordinary user gets a user namespace from bwrap, in which the
-count covers only that sandbox's tasks.
+starts it, unique while the kernel lives); an ordinary user gets a user namespace from bwrap,
+in which the count covers only that sandbox's tasks.
 
 Test cells never run in this kernel: the grader's judge (``judge.py``) runs them in its own
 process and calls the student's functions through ``executor.serve``, which the kernel runs

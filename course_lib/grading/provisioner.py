@@ -5,10 +5,10 @@ process. For a warm kernel the command (``kernel_launcher.py``'s outer stage) wo
 its standard streams to the worker's zygote and wait for the kernel's end; yet a fresh
 interpreter costs 30 to 45 ms of CPU, a tenth of what grading an Assignment-1 submission costs.
 The kernelspec ``sandbox.configure`` writes for warm kernels names this provisioner instead
-(``sandbox.WARM_PROVISIONER``, the entry point ``instructor/pyproject.toml`` declares), and nbgrader's own
-process asks the zygote, with the same code (``kernel_launcher.start_warm``): same policy, same
-files handed to the kernel's uid, same sandbox. The kernel's stdin is ``/dev/null``; its stdout
-and stderr are nbgrader's, as a launched kernel's would be.
+(``sandbox.WARM_PROVISIONER``, an entry point ``instructor/pyproject.toml`` declares), and
+nbgrader's own process asks the zygote, with the same code (``kernel_launcher.start_warm``):
+same policy, same files handed to the kernel's uid, same sandbox. The kernel's stdin is
+``/dev/null``; its stdout and stderr are nbgrader's, as a launched kernel's would be.
 
 jupyter_client then sees a :class:`~course_lib.grading.kernel_launcher.WarmKernel` where it
 would see a ``Popen``. The kernel ends when it is asked to (any signal), when nbgrader's process
@@ -26,6 +26,7 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
 from course_lib.grading import kernel_launcher
+
 
 class WarmKernelProvisioner(LocalProvisioner):
     """``LocalProvisioner``, but the worker's zygote forks the kernel."""

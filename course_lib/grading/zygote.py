@@ -289,7 +289,7 @@ def _serve(connection: socket.socket) -> int:
     ready = []
     while watched not in ready:
         ready, _, _ = select.select([connection, watched], [], [])
-        if connection in ready and not connection.recv(1):  # the grader's end is gone: so is its kernel
+        if connection in ready and not connection.recv(1):  # the grader has gone: so has the kernel
             _end_namespace(kernel, watched)
             break
     _, status = os.waitpid(kernel, 0)  # with the init, the CPU of what it reaped reaches the zygote
