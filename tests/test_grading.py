@@ -289,6 +289,28 @@ def test_submission_past_the_hard_deadline_is_stopped_scored_zero_and_reported(t
     assert scores and all(not score for score in scores.values()), scores
 
 
+def test_a_grading_childs_temporary_folders_live_in_its_scratch_course(tmp_path):
+    """The judge's copy of the assignment is a temporary folder of the grading child. It must
+    be in the task's scratch course, which the worker removes even when it kills the child at
+    its deadline, not in the fork host's temporary folder, where such a child left it behind."""
+    from course_lib.grading import runner, worker
+    from course_lib.grading.tasks import AssignmentBundle, Submission
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    bundle = AssignmentBundle("a1", ("a1",), b"template", {}, "")
+    env = worker._materialise(scratch, bundle, Submission("s1", {}), None)
+    assert env["TMPDIR"] == str(scratch)
+    host = runner.ForkHost((), kernels=False)  # it made temporary folders of its own at start
+    try:
+        finished = host.call({"target": "tempfile:mkdtemp", "args": [], "cwd": str(scratch),
+                              "log": None, "env": env}, timeout=60)
+    finally:
+        host.close()
+    assert finished.code == 0
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("tmp")], "not made in TMPDIR"
+
+
 def test_grading_processes_skip_the_slow_optional_iri_checker():
     """The CLI, fork hosts and workers import nbgrader without jsonschema's rfc3987_syntax (~1 s each)."""
     code = ("import sys, course_lib.grading, nbgrader.api; "

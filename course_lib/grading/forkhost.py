@@ -21,8 +21,9 @@ stdin/stdout, one JSON line each way:
   user + system time of the child and everything it waited for: not a kernel in
   bwrap's own pid namespace, whose time never reaches its parent's rusage).
 
-The child works in ``cwd`` with ``env`` added to the environment, its stdout and
-stderr appended to ``log``, and calls the target: returning gives exit code 0,
+The child works in ``cwd`` with ``env`` added to the environment (its temporary files go
+where that environment's ``TMPDIR`` says), its stdout and stderr appended to ``log``, and
+calls the target: returning gives exit code 0,
 ``sys.exit(n)`` gives ``n``, an exception 1 with its traceback in the log.
 
 Why not multiprocessing's "forkserver": in Python 3.11 its children re-run the
@@ -39,6 +40,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import traceback
 
 from course_lib.grading import preload
@@ -157,6 +159,7 @@ def _child(request: dict) -> int:
         _redirect(request.get("log") or os.devnull)
         os.chdir(request["cwd"])
         os.environ.update(request.get("env") or {})
+        tempfile.tempdir = None  # the host's cached choice: the child's files follow its TMPDIR
         module, function = request["target"].split(":", 1)
         getattr(importlib.import_module(module), function)(*request.get("args", []))
         code = 0

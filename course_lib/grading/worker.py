@@ -148,6 +148,9 @@ def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
     env, sandboxed = sandbox.configure(scratch, bundle.limits, zygote_socket)
+    # the children's temporary folders (the judge's copy of the assignment) live in the scratch
+    # course, removed with it even when a child is killed at its deadline
+    env["TMPDIR"] = str(scratch)
     folders = {("CourseDirectory", "root"): str(scratch),
                **{("CourseDirectory", f"{step}_directory"): step
                   for step in ("source", "release", "submitted", "autograded", "feedback")},
