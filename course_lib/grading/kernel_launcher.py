@@ -236,7 +236,7 @@ class WarmKernel:
 
     def __init__(self, channel: socket.socket) -> None:
         self._channel = channel
-        self._buffer = b""
+        self._answers = JsonLines(channel.fileno())
         #: the pid of the namespace's init, which waits for the kernel
         self.pid: int | None = None
         self.returncode: int | None = None
@@ -281,15 +281,31 @@ class WarmKernel:
     def next_answer(self, timeout: float | None) -> dict | None:
         """The zygote's next line (``{}`` once it has closed the channel), or None if none came
         within ``timeout`` seconds."""
+        try:
+            return self._answers.next(timeout)
+        except EOFError:
+            return {}
+
+
+class JsonLines:
+    """One JSON object a line, read from a pipe or a socket with a deadline: the zygote's
+    answers here, the fork host's replies in ``runner.py``."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+
+    def next(self, timeout: float | None) -> dict | None:
+        """The next line's object, or None if none came within ``timeout`` seconds; raises
+        ``EOFError`` once the other end has closed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self._buffer:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not select.select([self._channel], [], [], wait)[0]:
+            if not select.select([self._fd], [], [], wait)[0]:
                 return None
-            chunk = self._channel.recv(4096)
+            chunk = os.read(self._fd, 65536)
             if not chunk:
-                self._buffer = b"{}\n"
-                break
+                raise EOFError
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)

@@ -38,9 +38,8 @@ import nbgrader.api
 import nbgrader.nbgraderformat.common
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-from nbgrader.api import (Assignment, Comment, Grade, GradeCell, Gradebook, MissingEntry, Notebook,
-                          SolutionCell, SourceCell, Student, SubmittedAssignment, SubmittedNotebook,
-                          TaskCell)
+from nbgrader.api import (Assignment, Comment, Grade, GradeCell, Gradebook, Notebook, SolutionCell,
+                          SourceCell, Student, SubmittedAssignment, SubmittedNotebook, TaskCell)
 from nbgrader.apps.nbgraderapp import NbGraderApp
 from nbgrader.nbgraderformat import MetadataValidator
 from sqlalchemy.exc import SAWarning
@@ -304,14 +303,24 @@ def _submitted(db, row_class, cell_class, notebook: str, assignment: str, studen
     return {name: row for row, name in rows}
 
 
+#: the cell tables that name a grade or a comment: where a name is in both, the last wins, the
+#: one nbgrader's ``find_grade`` and ``find_comment`` try first
+_NAMED_BY = {Grade: (TaskCell, GradeCell), Comment: (TaskCell, SolutionCell)}
+
+
+def _named(db, row_class, notebook: str, assignment: str, student: str) -> dict:
+    rows: dict = {}
+    for cell_class in _NAMED_BY[row_class]:
+        rows.update(_submitted(db, row_class, cell_class, notebook, assignment, student))
+    return rows
+
+
 def _grades(db, notebook: str, assignment: str, student: str) -> dict:
-    return {**_submitted(db, Grade, TaskCell, notebook, assignment, student),
-            **_submitted(db, Grade, GradeCell, notebook, assignment, student)}  # GradeCell wins
+    return _named(db, Grade, notebook, assignment, student)
 
 
 def _comments(db, notebook: str, assignment: str, student: str) -> dict:
-    return {**_submitted(db, Comment, TaskCell, notebook, assignment, student),
-            **_submitted(db, Comment, SolutionCell, notebook, assignment, student)}  # SolutionCell wins
+    return _named(db, Comment, notebook, assignment, student)
 
 
 _LOOKUPS = _KeptLookups()
@@ -396,7 +405,7 @@ def read_report(db_url: str, assignment_id: str, student_id: str) -> dict | None
     Read as columns, not ORM objects: nbgrader's rows load computed scores and names through
     their relationships, one query each (about 0.01 s of CPU a submission); these are six
     queries. A grade or comment is named by its cell, found as nbgrader's ``find_grade`` and
-    ``find_comment`` find it (see :func:`_grades`, :func:`_comments`).
+    ``find_comment`` find it (:data:`_NAMED_BY`).
     """
     with Gradebook(db_url) as gradebook:
         db = gradebook.db
@@ -413,10 +422,10 @@ def read_report(db_url: str, assignment_id: str, student_id: str) -> dict | None
                          sqlalchemy.select(Notebook.name, SubmittedNotebook.late_submission_penalty)
                          .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
                          .where(SubmittedNotebook.assignment_id == submission))}
-        for kind, row_class, cell_classes, columns in (
-                ("grades", Grade, (TaskCell, GradeCell), (Grade.auto_score, Grade.needs_manual_grade)),
-                ("comments", Comment, (TaskCell, SolutionCell), (Comment.auto_comment,))):
-            for cell_class in cell_classes:  # the second wins, as in _grades and _comments
+        for kind, row_class, columns in (
+                ("grades", Grade, (Grade.auto_score, Grade.needs_manual_grade)),
+                ("comments", Comment, (Comment.auto_comment,))):
+            for cell_class in _NAMED_BY[row_class]:  # the last wins
                 for notebook, cell, *values in db.execute(
                         sqlalchemy.select(Notebook.name, cell_class.name, *columns)
                         .join(cell_class, cell_class.id == row_class.cell_id)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from course_lib.grading import zygote
+from course_lib.grading.kernel_launcher import JsonLines
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class ForkHost:
         self._process.stdin.flush()
         if self.zygote is not None:
             self.zygote.started()
-        self._buffer = b""
+        self._replies = JsonLines(self._process.stdout.fileno())
         self._read(None)  # {"ready": true}: nbgrader is imported
 
     @property
@@ -98,18 +97,13 @@ class ForkHost:
                                "and was killed") from None
 
     def _read(self, timeout: float | None) -> dict:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        fd = self._process.stdout.fileno()
-        while b"\n" not in self._buffer:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not select.select([fd], [], [], wait)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise ForkHostError(f"the fork host exited (code {self._process.wait()})")
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        try:
+            reply = self._replies.next(timeout)
+        except EOFError:
+            raise ForkHostError(f"the fork host exited (code {self._process.wait()})") from None
+        if reply is None:
+            raise TimeoutError
+        return reply
 
 
 _host: ForkHost | None = None
