@@ -221,6 +221,28 @@ def test_kernels_do_not_repeat_each_others_random_draws(kernels):
     assert len(first) == 3 and all(a != b for a, b in zip(first, second))
 
 
+def test_a_kernels_first_traceback_imports_nothing(kernels):
+    """The zygote formatted a traceback before forking (``zygote._warm_tracebacks``): what
+    IPython imports for its first one is already there."""
+    kernel = kernels("alice")
+    kernel.run("import sys\nbefore = set(sys.modules)")
+    assert kernel.run("def answer(x):\n    return x.missing\nanswer(1)").startswith("AttributeError")
+    assert kernel.run("print(sorted(set(sys.modules) - before))") == "[]\n"
+
+
+def test_a_cells_frame_has_no_module_and_inspect_does_not_search_for_one(kernels):
+    """``kernel_launcher._cells_have_no_module``: inspect answers None for a cell's frame without
+    mapping files to modules; a function a cell defines still belongs to ``__main__``."""
+    kernel = kernels("alice")
+    kernel.run("import inspect, sys\nmapped = []\nlookup = inspect.getabsfile\n"
+               "inspect.getabsfile = lambda *a: mapped.append(a) or lookup(*a)\n"
+               "def answer(): pass")
+    assert kernel.run("print(inspect.getmodule(sys._getframe()), len(mapped))") == "None 0\n"
+    assert kernel.run("print(inspect.getmodule(answer).__name__)") == "__main__\n"
+    traceback = kernel.run("inspect.getabsfile = lookup\nanswer(1)")
+    assert traceback.startswith("TypeError") and "answer()" in traceback
+
+
 def test_a_warm_kernel_starts_without_a_launcher_process(kernels):
     """The grader's process asks the zygote itself (``provisioner.py``): no interpreter runs
     the kernelspec's command for a warm kernel."""

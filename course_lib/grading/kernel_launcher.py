@@ -376,6 +376,7 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
         sys.modules["torch"].set_num_threads(limits["kernel_threads"])
     script_dir = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p not in ("", script_dir)]
+    _cells_have_no_module()
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
@@ -384,6 +385,32 @@ def inner(limits: dict, kernel_argv: list[str]) -> None:
     app.initialize([*kernel_argv, "--HistoryManager.enabled=False"])
     app.kernel.comm_manager.register_target(JUDGE_COMM, _judge_comm_opened)
     app.start()
+
+
+def _cells_have_no_module() -> None:
+    """Answer ``inspect.getmodule`` at once for a frame or code object of a notebook cell.
+
+    IPython's traceback asks for the module of every frame. A cell's file (ipykernel's
+    ``<tmp>/ipykernel_<pid>/<hash>.py``) belongs to no module, and inspect only concludes that
+    after walking every loaded module, thousands with torch: about 8 ms of CPU per traceback.
+    The answer is the same, None; anything else (a function's ``__module__``) is looked up as
+    before.
+    """
+    import inspect
+    import types
+
+    from ipykernel.compiler import get_tmp_directory
+
+    getmodule = inspect.getmodule
+
+    def cell_aware_getmodule(object, _filename=None):  # noqa: A002  (inspect's signature)
+        code = object.f_code if isinstance(object, types.FrameType) else object
+        if (_filename is None and isinstance(code, types.CodeType)
+                and code.co_filename.startswith(get_tmp_directory() + os.sep)):
+            return None
+        return getmodule(object, _filename)
+
+    inspect.getmodule = cell_aware_getmodule
 
 
 def _judge_comm_opened(comm, _open_message) -> None:

@@ -53,8 +53,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import importlib
-import inspect
 import json
+import linecache
 import os
 import platform
 import resource
@@ -175,10 +175,7 @@ def main(socket_path: str, modules: Sequence[str] = ()) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
     preload.import_modules(modules)
-    # IPython's tracebacks find each frame's module with inspect.getmodule, whose first call
-    # maps the file of every loaded module (torch's thousands: about 0.05 s of CPU in each
-    # kernel whose cell raises); mapped here, every kernel inherits the map
-    inspect.getmodule(compile("", "<zygote>", "exec"))
+    _warm_tracebacks()
     gc.freeze()  # kernels' collectors then leave the preloaded objects' pages shared
     problem = _probe()
     print(json.dumps({"warm": problem is None, "why": problem}), flush=True)
@@ -222,6 +219,31 @@ def _reap() -> float:
         if pid == 0:
             return seconds
         seconds += usage.ru_utime + usage.ru_stime
+
+
+def _warm_tracebacks() -> None:
+    """Format one traceback as a kernel formats a cell's error, so that every kernel inherits
+    what the first one costs: about 0.06 s of CPU in each kernel whose cells raise.
+
+    IPython imports ``stack_data`` and pygments' terminal formatter for its first traceback
+    and builds its colour theme's formatter, and ``inspect.getmodule`` (which IPython asks for
+    every frame's module) maps the file of every loaded module on its first call, torch's
+    thousands among them. The frame's file is a cell's kind of file (its source only in
+    ``linecache``) under a name no kernel's cell has; it is dropped from ``linecache`` again.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.ultratb import AutoFormattedTB
+
+    filename = "/rnn-course-zygote/warm-up.py"
+    source = "def answer(x):\n    return x.missing\n\nanswer(1)\n"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    formatter = AutoFormattedTB(mode="Context", theme_name=InteractiveShell.colors.default_value)
+    try:
+        exec(compile(source, filename, "exec"), {})
+    except AttributeError as error:
+        formatter.structured_traceback(type(error), error, error.__traceback__)
+    finally:
+        linecache.cache.pop(filename, None)
 
 
 def _probe() -> str | None:
