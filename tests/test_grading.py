@@ -311,6 +311,24 @@ def test_a_grading_childs_temporary_folders_live_in_its_scratch_course(tmp_path)
     assert [p.name for p in scratch.iterdir() if p.name.startswith("tmp")], "not made in TMPDIR"
 
 
+def test_a_fork_host_compiles_the_judged_cells_once_for_all_its_children(tmp_path):
+    """``integrity.prepare_judge`` runs in the host: a child compiles none of those cells again."""
+    from course_lib.grading import runner
+
+    source = "x = 1\nx + 1"
+    check = ("import sys; from course_lib.grading import judge; "
+             "before = judge._compiled.cache_info().misses; "
+             f"judge.prepare({source!r}, '`t`'); "
+             "sys.exit(0 if judge._compiled.cache_info().misses == before else 3)")
+    host = runner.ForkHost((), kernels=False, cells={"judged": [[source, "t"]]})
+    try:
+        finished = host.call({"target": "builtins:exec", "args": [check], "cwd": str(tmp_path),
+                              "log": None, "env": {}}, timeout=60)
+    finally:
+        host.close()
+    assert finished.code == 0, "the child compiled the cell again"
+
+
 def test_grading_processes_skip_the_slow_optional_iri_checker():
     """The CLI, fork hosts and workers import nbgrader without jsonschema's rfc3987_syntax (~1 s each)."""
     code = ("import sys, course_lib.grading, nbgrader.api; "

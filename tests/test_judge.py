@@ -266,6 +266,26 @@ def test_a_student_function_past_the_time_limit_fails_its_test(tmp_path):
 
 
 # -------------------------------------------------------------------- from scratch, by source
+def test_a_cells_last_statement_runs_after_the_rest_as_ipython_runs_them(judge):
+    """The body is compiled and run before the last statement is compiled: a last statement
+    that does not compile fails the cell after the body has run."""
+    outputs = run(judge, "print('body ran')\nreturn 1")
+    assert outputs[0]["text"] == "body ran\n"
+    assert error_of(outputs).startswith("SyntaxError: 'return' outside function")
+    assert run(judge, "y = 3\ny * 2")[-1]["data"]["text/plain"] == "6"
+
+
+def test_a_prepared_cell_runs_the_code_compiled_ahead():
+    from course_lib.grading import judge as judge_module
+    from course_lib.grading.judge import Judge
+
+    source = "total = 20\ntotal + 22"
+    judge_module.prepare(source, "`ahead`")
+    compiled = judge_module._compiled.cache_info()
+    assert Judge().run(source, "`ahead`", test=True)[-1]["data"]["text/plain"] == "42"
+    assert judge_module._compiled.cache_info().misses == compiled.misses
+
+
 def test_a_plain_python_cell_parses_with_its_own_line_numbers_and_magics_through_ipython():
     import ast
 

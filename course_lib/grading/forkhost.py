@@ -6,10 +6,12 @@ Run as ``python -m course_lib.grading.forkhost [--zygote SOCKET IN OUT] [MODULE 
 1. it imports the modules (see ``preload``) and what the judge and the kernels share;
 2. with ``--zygote``, it forks the worker's zygote (``zygote.py``), whose stdin and stdout
    are the inherited descriptors IN and OUT; the zygote imports what kernels add;
-3. only then it reads its first line, ``{"env": {...}, "shown": {...}}``, the worker's
-   whole environment and the cells every feedback page of the assignment shows; it takes
-   the environment, imports nbgrader, renders those cells once for all its children
-   (``feedback.keep_renderings``), says ``{"ready": true}``, and serves requests.
+3. only then it reads its first line, ``{"env": {...}, "cells": {"shown": {...}, "judged":
+   [...]}}``, the worker's whole environment, the cells every feedback page of the assignment
+   shows and the instructor's cells the judge runs; it takes the environment, imports
+   nbgrader, renders the shown cells (``feedback.keep_renderings``) and parses and compiles the
+   judged ones (``integrity.prepare_judge``) once for all its children, says
+   ``{"ready": true}``, and serves requests.
 
 So the heavy modules are imported once for both, and nothing the worker's environment holds
 (a database password) is in the zygote's memory. After that it talks to ``runner.py`` over
@@ -108,8 +110,11 @@ def main() -> None:
     for module in PRELOAD:
         importlib.import_module(module)
     from course_lib.grading.feedback import keep_renderings  # imported with PRELOAD
+    from course_lib.grading.integrity import prepare_judge
 
-    keep_renderings(first.get("shown", {}))
+    cells = first.get("cells", {})
+    keep_renderings(cells.get("shown", {}))
+    prepare_judge(cells.get("judged", ()))
     # the preloaded modules (torch among them) hold millions of objects; a child's garbage
     # collector walking them would write to every page they live on, copying each page the
     # fork shared. Frozen, the collector leaves them alone.

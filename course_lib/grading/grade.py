@@ -140,8 +140,11 @@ def grade(course: Course, assignment_id: str, submissions: Path, options: Option
         notebooks = [course.source / assignment_id / f"{name}.ipynb"
                      for name in course.notebooks(assignment_id)]
         modules = preload.course_stack() if options.scheduler else preload.assignment_modules(notebooks)
-        # workers import and render the cells every feedback page shows while we prepare
-        client.run(start_warm_up, modules, feedback.shown_cells(notebooks), wait=False)
+        # workers import, render the cells every feedback page shows and compile the judge's
+        # cells while we prepare
+        cells = {"shown": feedback.shown_cells(notebooks),
+                 "judged": list(preload.instructor_cells(notebooks))}
+        client.run(start_warm_up, modules, cells, wait=False)
         summary.backup = None if (path := backup(course, options.keep_backups)) is None else str(path)
         register_assignment(course, assignment_id, options.duedate)
         collected = collect(course, assignment_id, submissions, options.pattern)

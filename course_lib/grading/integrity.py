@@ -31,6 +31,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from time import monotonic
@@ -40,12 +41,13 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, GradeCell, SolutionCell, SourceCell
 from nbformat import from_dict
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from sqlalchemy import select
 from traitlets import Integer, default
 
-from course_lib.grading import wire
+from course_lib.grading import judge, wire
 from course_lib.grading.kernel_launcher import JUDGE_COMM
 from course_lib.grading.judge import EXECUTOR_ONLY, Judge
 from course_lib.grading.sandbox import Limits
@@ -75,9 +77,23 @@ def cell_name(cells: list[NotebookNode], index: int) -> str:
         return cell.metadata.get("nbgrader", {}).get("grade_id")
 
     if grade_id(cells[index]):
-        return f"`{grade_id(cells[index])}`"
+        return labelled(grade_id(cells[index]))
     earlier = next((grade_id(c) for c in reversed(cells[:index]) if grade_id(c)), None)
     return f"#{index + 1}" + (f" (after `{earlier}`)" if earlier else "")
+
+
+def labelled(grade_id: str) -> str:
+    """How messages name a cell that has a grade id."""
+    return f"`{grade_id}`"
+
+
+def prepare_judge(cells: Iterable[Sequence[str]]) -> None:
+    """Parse and compile the instructor's cells ``(source, grade_id)`` as the judge will run
+    them (``judge.prepare``), and read the sources a test's stack passes through
+    (``judge.read_stack_sources``): done once in a fork host, found done in every child."""
+    for source, grade_id in cells:
+        judge.prepare(source, labelled(grade_id))
+    judge.read_stack_sources()
 
 
 def is_instructor(cell: NotebookNode) -> bool:
@@ -131,13 +147,16 @@ class RestoreTestCells(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as gb:
-            notebook = gb.find_notebook(info["notebook"], info["assignment"])
-            source = [
-                (c.name, c.cell_type, c.source, c.checksum, c.locked) for c in notebook.source_cells
-            ]
-            points = {c.name: c.max_score for c in notebook.grade_cells}
-            answers = {c.name for c in notebook.solution_cells}
+        with Gradebook(info["db_url"]) as gb:  # columns, not rows: no query per cell
+            notebook = gb.find_notebook(info["notebook"], info["assignment"]).id
+            source = gb.db.execute(
+                select(SourceCell.name, SourceCell.cell_type, SourceCell.source,
+                       SourceCell.checksum, SourceCell.locked)
+                .where(SourceCell.notebook_id == notebook)).all()
+            points = dict(gb.db.execute(select(GradeCell.name, GradeCell.max_score)
+                                        .where(GradeCell.notebook_id == notebook)).all())
+            answers = set(gb.db.execute(select(SolutionCell.name)
+                                        .where(SolutionCell.notebook_id == notebook)).scalars())
         order = {name: i for i, (name, *_rest) in enumerate(source)}
         locked = {name for name, *_rest, is_locked in source if is_locked and name not in answers}
 

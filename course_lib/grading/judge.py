@@ -32,6 +32,7 @@ import linecache
 import marshal
 import pickle
 import socket
+import sys
 import traceback
 import types
 import warnings
@@ -322,8 +323,7 @@ class Judge:
         Names the cell needs from the student's cells are resolved first, bound for this
         cell only, and removed again afterwards.
         """
-        hidden = regions.holds(source, regions.HIDDEN_TESTS)
-        filename = f"<{'hidden' if hidden else 'visible'} {label}>"
+        filename = _filename(source, label)
         tree = scratch.parse_cell(source)
         if tree is None:
             return [_error_output(SyntaxError(f"instructor cell {label} does not parse"), filename)]
@@ -344,12 +344,11 @@ class Judge:
                             if isinstance(value, RemoteObject):
                                 object.__setattr__(value, "_label", name)
                             proxies[name] = self.namespace[name] = value
-                *body, last = tree.body or [ast.Pass()]
-                exec(compile(ast.Module(body, []), filename, "exec"), self.namespace)
-                if isinstance(last, ast.Expr):
-                    value = eval(compile(ast.Expression(last.value), filename, "eval"), self.namespace)
+                exec(_compiled(source, filename, "body"), self.namespace)
+                if _shows_value(tree):
+                    value = eval(_compiled(source, filename, "last"), self.namespace)
                 else:
-                    exec(compile(ast.Module([last], []), filename, "exec"), self.namespace)
+                    exec(_compiled(source, filename, "last"), self.namespace)
                     value = None
             except Exception as error:  # noqa: BLE001  (the verdict: this test failed)
                 value = None
@@ -376,6 +375,61 @@ class Judge:
             for name, value in self.namespace.items():
                 if before.get(name, self) is not value:
                     self.shared[name] = value
+
+
+def _filename(source: str, label: str) -> str:
+    """The file name of an instructor cell's code here, which its tracebacks show."""
+    return f"<{'hidden' if regions.holds(source, regions.HIDDEN_TESTS) else 'visible'} {label}>"
+
+
+def _shows_value(tree: ast.Module) -> bool:
+    """Whether a cell ends with an expression, whose value it shows (as IPython does)."""
+    return bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str, filename: str, part: str) -> types.CodeType:
+    """One part of a cell's code, in the order IPython compiles and runs them: ``"body"``, every
+    statement but the last, then ``"last"``, evaluated when it is an expression. For a source
+    that parses (``scratch.parse_cell``); raises what ``compile`` raises (a ``return`` outside
+    a function)."""
+    *body, last = scratch.parse_cell(source).body or [ast.Pass()]
+    if part == "body":
+        return compile(ast.Module(body, []), filename, "exec")
+    if isinstance(last, ast.Expr):
+        return compile(ast.Expression(last.value), filename, "eval")
+    return compile(ast.Module([last], []), filename, "exec")
+
+
+def prepare(source: str, label: str) -> None:
+    """Parse, walk and compile an instructor cell ahead of :meth:`Judge.run`: a fork host does
+    it once for the assignment's cells, and every child it forks finds them done."""
+    tree = scratch.parse_cell(source)
+    if tree is not None:
+        _unbound_reads(tree)
+        for part in ("body", "last"):
+            try:
+                _compiled(source, _filename(source, label), part)
+            except SyntaxError:  # reported when the cell runs
+                pass
+
+
+#: the modules a grading child's stack passes through while a test cell runs here
+_ON_THE_STACK = ("course_lib.grading.", "nbgrader.apps.", "nbgrader.converters.",
+                 "nbconvert.exporters.", "nbconvert.preprocessors.", "traitlets.config.",
+                 "jupyter_core.", "torch.random", "torch.cuda", "torch.xpu", "torch.mps")
+
+
+def read_stack_sources() -> None:
+    """Read into ``linecache`` the source files of :data:`_ON_THE_STACK`'s modules.
+
+    ``torch.manual_seed``, which tests call, records its caller's stack for CUDA's lazy seeding
+    (``traceback.format_stack``), reading the source of every file on it: about 5 ms of CPU
+    in each child that reads them afresh. Read once in a fork host, every child finds them."""
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if filename and name.startswith(_ON_THE_STACK):
+            linecache.getlines(filename)
 
 
 @functools.lru_cache(maxsize=512)

@@ -59,6 +59,18 @@ def cells(notebooks: Iterable[Path], cell_type: str) -> Iterator[str]:
                 yield "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
+def instructor_cells(notebooks: Iterable[Path]) -> Iterator[tuple[str, str]]:
+    """``(source, grade_id)`` of every locked code cell of these notebook files that is not an
+    answer: the tests and set-up cells the judge runs."""
+    for path in notebooks:
+        for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]:
+            grading = cell.get("metadata", {}).get("nbgrader", {})
+            if (cell["cell_type"] == "code" and grading.get("grade_id")
+                    and (grading.get("locked") or grading.get("grade")) and not grading.get("solution")):
+                source = cell["source"]
+                yield ("".join(source) if isinstance(source, list) else source), grading["grade_id"]
+
+
 def imports(source: str) -> set[str]:
     """The absolute module names a cell's ``import`` statements name (none if it does not parse)."""
     tree = parse_cell(source)

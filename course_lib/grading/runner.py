@@ -50,7 +50,7 @@ class ForkHost:
     """The client end of one ``forkhost`` process (and of the zygote it forks, when asked for
     one): one request at a time."""
 
-    def __init__(self, modules: tuple[str, ...], kernels: bool, shown: dict | None = None) -> None:
+    def __init__(self, modules: tuple[str, ...], kernels: bool, cells: dict | None = None) -> None:
         #: the worker's zygote, forked by the host; None when kernels start cold
         self.zygote = zygote.Zygote() if kernels else None
         argv = [sys.executable, "-m", "course_lib.grading.forkhost"]
@@ -61,7 +61,7 @@ class ForkHost:
             [*argv, *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
             pass_fds=self.zygote.child_fds if self.zygote else (), env=zygote.process_env(),
         )
-        first = {"env": dict(os.environ), "shown": shown or {}}
+        first = {"env": dict(os.environ), "cells": cells or {}}
         self._process.stdin.write((json.dumps(first) + "\n").encode())
         self._process.stdin.flush()
         if self.zygote is not None:
@@ -110,18 +110,19 @@ _host: ForkHost | None = None
 _host_lock = threading.Lock()
 
 
-def _get_host(modules: Sequence[str], shown: dict | None = None) -> ForkHost:
-    """This process's fork host, started with ``modules`` imported and the feedback's cells
-    ``shown`` rendered when there is none (or when it or its zygote has died).
+def _get_host(modules: Sequence[str], cells: dict | None = None) -> ForkHost:
+    """This process's fork host, started with ``modules`` imported and the assignment's
+    ``cells`` prepared (see ``forkhost.py``) when there is none (or when it or its zygote has
+    died).
 
-    A host started by an earlier run keeps what it imported and rendered; a child imports and
-    renders what it lacks.
+    A host started by an earlier run keeps what it imported and prepared; a child imports and
+    prepares what it lacks.
     """
     global _host
     if _host is None or not _host.alive:
         if _host is not None:
             _host.close()
-        _host = ForkHost(tuple(modules), kernels=not zygote.switched_off(), shown=shown)
+        _host = ForkHost(tuple(modules), kernels=not zygote.switched_off(), cells=cells)
     return _host
 
 
@@ -146,11 +147,11 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
         return _get_host(preload).call(request, timeout)
 
 
-def warm_up(modules: Sequence[str], shown: dict | None = None) -> None:
+def warm_up(modules: Sequence[str], cells: dict | None = None) -> None:
     """Start this process's fork host and zygote; wait until they have imported ``modules`` and
-    the host has rendered the feedback's cells ``shown`` (see ``feedback.shown_cells``)."""
+    the host has prepared the assignment's ``cells`` (see ``forkhost.py``)."""
     with _host_lock:
-        _get_host(modules, shown)
+        _get_host(modules, cells)
 
 
 def kernels(modules: Sequence[str]) -> zygote.Zygote | None:

@@ -47,14 +47,14 @@ _ERROR_LINE = re.compile(r"\|\s*ERROR\]\s*(.*)$")
 _VALIDATE_ONCE = {("Exporter", "optimistic_validation"): True}
 
 
-async def start_warm_up(modules: tuple[str, ...], shown: dict | None = None) -> None:
+async def start_warm_up(modules: tuple[str, ...], cells: dict | None = None) -> None:
     """Start this worker's fork host and zygote in the background (``Client.run(..., wait=False)``).
 
     They import the assignment's ``modules`` (torch: seconds), and the host imports nbgrader and
-    renders the cells every feedback page shows (``shown``, see ``feedback.shown_cells``),
-    while the client prepares the run; the first task waits for them if they are not done yet.
+    prepares the assignment's ``cells`` (see ``forkhost.py``), while the client prepares the
+    run; the first task waits for them if they are not done yet.
     """
-    threading.Thread(target=runner.warm_up, args=(modules, shown), name="rnn-course warm-up",
+    threading.Thread(target=runner.warm_up, args=(modules, cells), name="rnn-course warm-up",
                      daemon=True).start()
 
 
