@@ -329,6 +329,60 @@ def test_a_fork_host_compiles_the_judged_cells_once_for_all_its_children(tmp_pat
     assert finished.code == 0, "the child compiled the cell again"
 
 
+GRADEBOOK_LOOKUPS = """
+import sqlite3, sys, tempfile
+from nbgrader.api import Gradebook
+from sqlalchemy.sql.compiler import SQLCompiler
+
+path = f"{tempfile.mkdtemp()}/gradebook.db"
+with sqlite3.connect(path) as database:  # a schema revision: nbgrader runs no alembic
+    database.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+url = f"sqlite:///{path}"
+with Gradebook(url) as gradebook:
+    gradebook.add_assignment("a1")
+    gradebook.add_notebook("nb", "a1")
+    gradebook.add_solution_cell("answer", "nb", "a1")
+    gradebook.add_grade_cell("test", "nb", "a1", max_score=2, cell_type="code")
+    for name in ("answer", "test"):
+        gradebook.add_source_cell(name, "nb", "a1", cell_type="code", source="1", checksum="c")
+    gradebook.add_student("ann")
+    gradebook.update_or_create_submission("a1", "ann")
+compiled = []
+init = SQLCompiler.__init__
+SQLCompiler.__init__ = lambda self, *args, **kw: compiled.append(args) or init(self, *args, **kw)
+with Gradebook(url) as gradebook:  # autograde: cells restored and overwritten, scores saved
+    gradebook.find_source_cell("test", "nb", "a1")
+    gradebook.find_graded_cell("test", "nb", "a1")
+    gradebook.find_comment("answer", "nb", "a1", "ann").auto_comment = None
+    grade = gradebook.find_grade("test", "nb", "a1", "ann")
+    grade.auto_score, grade.needs_manual_grade = 2, False
+    gradebook.db.commit()
+with Gradebook(url) as gradebook:  # feedback: scores and comments read back
+    grade = gradebook.find_grade("test", "nb", "a1", "ann")
+    print(grade.score, grade.max_score, gradebook.find_comment("answer", "nb", "a1", "ann").comment,
+          gradebook.find_submission_notebook("nb", "a1", "ann").score)
+sys.exit(min(len(compiled), 100))
+"""
+
+
+def test_a_fork_hosts_child_compiles_no_sql_for_the_gradebook_lookups_of_a_submission(tmp_path):
+    """The host ran autograde's and feedback's gradebook steps at start
+    (``nbgrader_child._warm_gradebook``): a child's lookups of cells, grades and comments, and
+    the scores feedback reads, reuse the SQL compiled there."""
+    from course_lib.grading import runner
+
+    script = tmp_path / "lookups.py"
+    script.write_text(GRADEBOOK_LOOKUPS)
+    host = runner.ForkHost((), kernels=False)
+    try:
+        finished = host.call({"target": "runpy:run_path", "args": [str(script)],
+                              "cwd": str(tmp_path), "log": str(tmp_path / "log"), "env": {}},
+                             timeout=60)
+    finally:
+        host.close()
+    assert finished.code == 0, f"the child compiled {finished.code} statements"
+
+
 def test_grading_processes_skip_the_slow_optional_iri_checker():
     """The CLI, fork hosts and workers import nbgrader without jsonschema's rfc3987_syntax (~1 s each)."""
     code = ("import sys, course_lib.grading, nbgrader.api; "
