@@ -383,6 +383,41 @@ def test_a_fork_hosts_child_compiles_no_sql_for_the_gradebook_lookups_of_a_submi
     assert finished.code == 0, f"the child compiled {finished.code} statements"
 
 
+COURSE_LOOKUPS = """
+import sqlite3, sys, tempfile
+import sqlalchemy
+from nbgrader.api import Gradebook
+
+path = f"{tempfile.mkdtemp()}/gradebook.db"
+with sqlite3.connect(path) as database:  # a schema revision: nbgrader runs no alembic
+    database.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+looked_up = []
+sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute",
+                        lambda *args: looked_up.append(1) if "FROM course" in args[2] else None)
+for _ in range(3):
+    with Gradebook(f"sqlite:///{path}", "course101") as gradebook:
+        gradebook.add_student(f"s{len(looked_up)}-{_}")
+sys.exit(len(looked_up))
+"""
+
+
+def test_a_fork_hosts_child_looks_a_gradebooks_course_up_once(tmp_path):
+    """``nbgrader_child._KnownCourses``: of three Gradebooks a child opens on one file, the first
+    looks the course up (and adds it); the others find it known."""
+    from course_lib.grading import runner
+
+    script = tmp_path / "courses.py"
+    script.write_text(COURSE_LOOKUPS)
+    host = runner.ForkHost((), kernels=False)
+    try:
+        finished = host.call({"target": "runpy:run_path", "args": [str(script)],
+                              "cwd": str(tmp_path), "log": str(tmp_path / "log"), "env": {}},
+                             timeout=60)
+    finally:
+        host.close()
+    assert finished.code == 1, (tmp_path / "log").read_text()[-2000:]
+
+
 def test_grading_processes_skip_the_slow_optional_iri_checker():
     """The CLI, fork hosts and workers import nbgrader without jsonschema's rfc3987_syntax (~1 s each)."""
     code = ("import sys, course_lib.grading, nbgrader.api; "

@@ -117,10 +117,14 @@ def note_cell(text: str) -> NotebookNode:
                       "source": f"**Grader note:** {text}"})
 
 
+#: removes hidden tests as ``nbgrader generate_assignment`` does, with its default markers
+_CLEAR_HIDDEN_TESTS = ClearHiddenTests()
+
+
 def released_source(text: str, cell_type: str) -> str:
     """What the student was given for a locked cell: its source without the hidden tests."""
     cell = from_dict({"cell_type": cell_type, "source": text, "metadata": {}})
-    ClearHiddenTests()._remove_hidden_test_region(cell)
+    _CLEAR_HIDDEN_TESTS._remove_hidden_test_region(cell)
     return cell.source
 
 

@@ -136,6 +136,10 @@ class _SharedCompiledSQL:
             engine.dialect, engine._compiled_cache = self._shared
         return engine
 
+    def keeps(self, engine: sqlalchemy.engine.Engine) -> bool:
+        """Whether ``engine`` is one this child keeps open (and so lives as long as the child)."""
+        return self._kept is not None and any(kept is engine for kept in self._kept.values())
+
     def _key(self, url, kwargs: dict) -> tuple | None:
         """What names a kept engine: the URL, the engine's options and the file's identity;
         None where engines are not kept (the host, a database that is not an SQLite file)."""
@@ -219,6 +223,36 @@ class _CheckedSchemas:
 _SCHEMAS = _CheckedSchemas()
 nbgrader.api.inspect = _SCHEMAS.inspect
 nbgrader.api.Base.metadata.create_all = _SCHEMAS.create_all
+
+
+class _KnownCourses:
+    """nbgrader's ``Gradebook.check_course`` as a forked child sees it: a course found in a
+    kept engine's file is not looked up again.
+
+    Every ``Gradebook`` looks its course up (a query, and a commit that adds it when missing) as
+    it opens: about 1 ms of CPU, and nbgrader opens the scratch gradebook about ten times per
+    submission. A child grades one submission in files nobody else writes, and no step deletes a
+    course, so once found (or added) it stays. Only engines a child keeps (see
+    :class:`_SharedCompiledSQL`) are remembered; the host, and any other database, check as
+    nbgrader does.
+    """
+
+    def __init__(self) -> None:
+        self._known: set[tuple[int, str]] = set()  #: (id of a kept engine, course id)
+        os.register_at_fork(after_in_child=self._known.clear)
+        check, known = Gradebook.check_course, self._known
+
+        @functools.wraps(check)
+        def check_course(gradebook, course_id: str = "default_course", **kwargs):
+            key = (id(gradebook.engine), course_id)
+            if key in known and not kwargs:
+                return None  # nbgrader's Gradebook ignores what it returns
+            course = check(gradebook, course_id=course_id, **kwargs)
+            if nbgrader.api.create_engine.keeps(gradebook.engine):
+                known.add(key)
+            return course
+
+        Gradebook.check_course = check_course
 
 
 class _KeptLookups:
@@ -325,6 +359,7 @@ def _comments(db, notebook: str, assignment: str, student: str) -> dict:
     return _named(db, Comment, notebook, assignment, student)
 
 
+_COURSES = _KnownCourses()
 _LOOKUPS = _KeptLookups()
 
 
