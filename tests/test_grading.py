@@ -383,6 +383,61 @@ def test_a_fork_hosts_child_compiles_no_sql_for_the_gradebook_lookups_of_a_submi
     assert finished.code == 0, f"the child compiled {finished.code} statements"
 
 
+def _rendezvous(folder, me: str, other: str) -> str:
+    """A script that marks ``me`` started and exits 0 once ``other`` has started too (1 after
+    20 s without it)."""
+    return (f"import pathlib, sys, time\nfolder = pathlib.Path({str(folder)!r})\n"
+            f"(folder / {me!r}).touch()\ndeadline = time.monotonic() + 20\n"
+            f"while not (folder / {other!r}).exists() and time.monotonic() < deadline:\n"
+            "    time.sleep(0.05)\n"
+            f"sys.exit(0 if (folder / {other!r}).exists() else 1)\n")
+
+
+def test_a_fork_host_runs_the_calls_of_several_threads_side_by_side(tmp_path):
+    """A worker's threads share one host (``runner.ForkHost``): two calls' children run at the
+    same time (each waits until the other has started), and each gets its own reply."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from course_lib.grading import runner
+
+    for me, other in (("a", "b"), ("b", "a")):
+        (tmp_path / f"{me}.py").write_text(_rendezvous(tmp_path, me, other))
+    host = runner.ForkHost((), kernels=False)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            finished = list(pool.map(lambda me: host.call(
+                {"target": "runpy:run_path", "args": [str(tmp_path / f"{me}.py")],
+                 "cwd": str(tmp_path), "log": None, "env": {}}, timeout=60), ("a", "b")))
+    finally:
+        host.close()
+    assert [f.code for f in finished] == [0, 0]
+
+
+def test_a_child_past_its_deadline_is_killed_while_the_others_finish(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from course_lib.grading import runner
+
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(600)\n")
+    (tmp_path / "quick.py").write_text(_rendezvous(tmp_path, "quick", "slow-started"))
+    (tmp_path / "slow-started").touch()
+    host = runner.ForkHost((), kernels=False)
+
+    def call(name: str, timeout: float):
+        return host.call({"target": "runpy:run_path", "args": [str(tmp_path / f"{name}.py")],
+                          "cwd": str(tmp_path), "log": None, "env": {}}, timeout=timeout)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            slow, quick = pool.submit(call, "slow", 2), pool.submit(call, "quick", 60)
+            assert quick.result().code == 0
+            with pytest.raises(runner.ChildTimeout, match="deadline"):
+                slow.result()
+        assert call("quick", 60).code == 0  # the host goes on
+    finally:
+        host.close()
+
+
 COURSE_LOOKUPS = """
 import sqlite3, sys, tempfile
 import sqlalchemy

@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
                        "<student>_<anything>_<notebook>.ipynb) or an nbgrader submitted/ tree")
     where = grade.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int,
-                       help="local Dask worker processes (default: CPU count)")
+                       help="submissions graded at once on this machine (default: CPU count)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on this existing Dask cluster instead")
     grade.add_argument("--force", action="store_true", help="regrade students already graded")

@@ -17,11 +17,16 @@ So the heavy modules are imported once for both, and nothing the worker's enviro
 (a database password) is in the zygote's memory. After that it talks to ``runner.py`` over
 stdin/stdout, one JSON line each way:
 
-- request: ``{"target": "module:function", "args": [...], "cwd": ..., "log": ..., "env": {...}}``
-- replies: ``{"pid": <child pid>}`` at once, then ``{"exit": <code>, "cpu": <seconds>}``
-  when the child ends (a negative code is the signal that killed it; ``cpu`` is the
-  user + system time of the child and everything it waited for: not a kernel in
-  bwrap's own pid namespace, whose time never reaches its parent's rusage).
+- request: ``{"id": ..., "target": "module:function", "args": [...], "cwd": ..., "log": ...,
+  "env": {...}}``
+- replies, each with the request's ``id``: ``{"pid": <child pid>}`` at once, then
+  ``{"exit": <code>, "cpu": <seconds>}`` when the child ends (a negative code is the signal
+  that killed it; ``cpu`` is the user + system time of the child and everything it waited
+  for: not a kernel in bwrap's own pid namespace, whose time never reaches its parent's
+  rusage).
+
+Requests may come while earlier children run (a worker's threads share the host): each is
+forked as it arrives, and the replies of different children interleave.
 
 The child works in ``cwd`` with ``env`` added to the environment (its temporary files go
 where that environment's ``TMPDIR`` says), its stdout and stderr appended to ``log``, and
@@ -31,7 +36,7 @@ calls the target: returning gives exit code 0,
 Why not multiprocessing's "forkserver": in Python 3.11 its children re-run the
 parent's ``__main__`` script, and Dask's daemonic workers may not use it.
 The host is single-threaded, so forking it is safe; it exits when its parent
-closes the pipe.
+closes the pipe and its last child has ended.
 """
 
 from __future__ import annotations
@@ -41,11 +46,13 @@ import importlib
 import json
 import os
 import resource
+import select
 import sys
 import tempfile
 import traceback
 
 from course_lib.grading import preload
+from course_lib.grading.kernel_launcher import JsonLines
 
 #: imported before the zygote is forked: the judge and the kernels' executor both use them
 SHARED = ("course_lib.grading.executor",)
@@ -105,7 +112,8 @@ def main() -> None:
     preload.import_modules((*SHARED, *modules))
     if zygote_args is not None:
         _fork_zygote(*zygote_args)
-    first = json.loads(sys.stdin.readline())
+    requests = JsonLines(sys.stdin.fileno())
+    first = requests.next(None)
     _take_environment(first["env"])
     for module in PRELOAD:
         importlib.import_module(module)
@@ -122,21 +130,48 @@ def main() -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     _redirect(os.devnull)  # stray prints of the host go nowhere, never into the protocol
     _send(replies, {"ready": True})
-    for line in sys.stdin:
-        request = json.loads(line)
+    _serve(requests, replies)
+
+
+def _serve(requests: JsonLines, replies) -> None:
+    """Fork a child for each request as it comes, report each child's end as it ends; return
+    once the requests have closed and every child has ended.
+
+    Requests and children are many at a time (a worker's threads share one host): each child
+    is watched through a pidfd, and its CPU time is what ``wait4`` says of that child alone.
+    """
+    running: dict[int, tuple[int, object]] = {}  #: pidfd -> (pid, the request's id)
+    reading = _start_children(requests, replies, running)  # any that came with the first line
+    while reading or running:
+        ready, _, _ = select.select(([0] if reading else []) + list(running), [], [])
+        for fd in ready:
+            if fd == 0:
+                reading = _start_children(requests, replies, running)
+                continue
+            pid, ident = running.pop(fd)
+            os.close(fd)
+            _, status, usage = os.wait4(pid, 0)
+            _send(replies, {"id": ident, "exit": os.waitstatus_to_exitcode(status),
+                            "cpu": usage.ru_utime + usage.ru_stime})
+
+
+def _start_children(requests: JsonLines, replies, running: dict) -> bool:
+    """Fork a child for every request that has arrived; False once the requests have closed."""
+    while True:
+        try:
+            request = requests.next(0)
+        except EOFError:
+            return False
+        if request is None:
+            return True
         pid = os.fork()
         if pid == 0:
             replies.close()
+            for fd in running:
+                os.close(fd)
             os._exit(_child(request))
-        _send(replies, {"pid": pid})
-        before = _children_cpu()
-        _, status = os.waitpid(pid, 0)
-        _send(replies, {"exit": os.waitstatus_to_exitcode(status), "cpu": _children_cpu() - before})
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+        running[os.pidfd_open(pid)] = (pid, request.get("id"))
+        _send(replies, {"id": request.get("id"), "pid": pid})
 
 
 def _send(replies, message: dict) -> None:

@@ -1,8 +1,8 @@
 """Grade a whole class in parallel: the client side of ``rnn-course grade``.
 
 One code path for a laptop and a cluster: :func:`grade` opens a Dask
-``distributed.Client`` — on a ``LocalCluster`` of single-threaded worker
-processes by default, or on an existing cluster with ``scheduler`` — sends
+``distributed.Client`` — on a ``LocalCluster`` of one worker process with a
+thread per core by default, or on an existing cluster with ``scheduler`` — sends
 the :class:`~course_lib.grading.tasks.AssignmentBundle` once, as a task the
 workers share, submits one :func:`~course_lib.grading.worker.grade_submission` task per
 student, and records each result as it arrives (gradebook, autograded notebook,
@@ -348,8 +348,11 @@ def _dask_client(options: Options) -> Iterator:
         with Client(options.scheduler) as client:
             yield client
         return
+    # one worker process, a thread per submission graded at once: its threads share one fork
+    # host and one zygote (torch and nbgrader imported once: about 3 s of CPU and hundreds of
+    # MB saved per extra process); the work itself is in the processes they fork
     with dask.config.set(_QUIET_LOCAL_CLUSTER), \
-            LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1,
+            LocalCluster(n_workers=1, threads_per_worker=options.workers or os.cpu_count() or 1,
                          processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client

@@ -226,13 +226,17 @@ class WarmKernel:
     """A kernel the zygote forked, as jupyter_client sees a kernel's process (the part of
     ``subprocess.Popen`` it uses).
 
-    Its channel to the zygote stays open while it runs. The zygote writes ``{"exit": code}`` on
-    it once the kernel's namespace has ended, and ends the namespace as soon as this end stops
-    writing (:meth:`send_signal`) or closes, as it does when the process that holds it dies.
+    Its channel to the zygote stays open while it runs. The zygote writes ``{"exit": code,
+    "cpu": seconds}`` on it once the kernel's namespace has ended, and ends the namespace as
+    soon as this end stops writing (:meth:`send_signal`) or closes, as it does when the process
+    that holds it dies.
     """
 
     #: what jupyter_client closes when a kernel's process has ended: none here
     stdin = stdout = stderr = None
+    #: CPU seconds of the warm kernels this process started that have ended (the zygote
+    #: measures each; a kernel in a pid namespace never reaches its grader's own rusage)
+    ended_cpu = 0.0
 
     def __init__(self, channel: socket.socket) -> None:
         self._channel = channel
@@ -276,6 +280,7 @@ class WarmKernel:
             # no exit line: the zygote's watcher died, and the kernel with it (its init's
             # PR_SET_PDEATHSIG); 1, as for any kernel that failed
             self.returncode = int(answer.get("exit", 1))
+            WarmKernel.ended_cpu += float(answer.get("cpu", 0.0))
             self._channel.close()
 
     def next_answer(self, timeout: float | None) -> dict | None:

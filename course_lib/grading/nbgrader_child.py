@@ -49,6 +49,7 @@ from traitlets.config import SingletonConfigurable
 
 from course_lib.grading.feedback import FeedbackExporter, HideHiddenTests
 from course_lib.grading.forkhost import exit_code
+from course_lib.grading.kernel_launcher import WarmKernel
 
 _FORMGRADER = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
 
@@ -385,8 +386,9 @@ def grade(assignment_id: str, student_id: str, db_url: str, out_path: str) -> No
     then reuse what autograde loaded (SQLAlchemy's compiled queries and mappers,
     the exporters' set-up): about 0.4 s of CPU less per submission than a process
     each. Writes ``{"autograde": code, "feedback": code or null, "report": ...,
-    "cpu": {"autograde": seconds, "feedback": seconds}}`` to ``out_path`` (JSON); the CPU
-    seconds are this process's own (the kernel's are counted where it was forked).
+    "cpu": {"autograde": seconds, "feedback": seconds}, "kernel_cpu": seconds}`` to
+    ``out_path`` (JSON); the ``cpu`` seconds are this process's own, ``kernel_cpu`` those of the
+    warm kernels it started (the zygote measures them; a cold kernel's are this process's).
     """
     started = time.process_time()
     autograde = _run_app("autograde", assignment_id, "--student", student_id)
@@ -396,7 +398,8 @@ def grade(assignment_id: str, student_id: str, db_url: str, out_path: str) -> No
         feedback = _run_app("generate_feedback", assignment_id, "--student", student_id)
     steps = {"autograde": autograde, "feedback": feedback,
              "report": read_report(db_url, assignment_id, student_id),
-             "cpu": {"autograde": autograded - started, "feedback": time.process_time() - autograded}}
+             "cpu": {"autograde": autograded - started, "feedback": time.process_time() - autograded},
+             "kernel_cpu": WarmKernel.ended_cpu}
     with open(out_path, "w") as handle:
         json.dump(steps, handle)
 

@@ -15,8 +15,10 @@ that forks warm kernels (``zygote.py``), so that the two import torch once betwe
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -48,7 +50,7 @@ class ForkHostError(RuntimeError):
 
 class ForkHost:
     """The client end of one ``forkhost`` process (and of the zygote it forks, when asked for
-    one): one request at a time."""
+    one). Safe to call from many threads at once: each call's child runs beside the others'."""
 
     def __init__(self, modules: tuple[str, ...], kernels: bool, cells: dict | None = None) -> None:
         #: the worker's zygote, forked by the host; None when kernels start cold
@@ -66,8 +68,17 @@ class ForkHost:
         self._process.stdin.flush()
         if self.zygote is not None:
             self.zygote.started()
-        self._replies = JsonLines(self._process.stdout.fileno())
-        self._read(None)  # {"ready": true}: nbgrader is imported
+        replies = JsonLines(self._process.stdout.fileno())
+        try:
+            replies.next(None)  # {"ready": true}: nbgrader is imported
+        except EOFError:
+            raise ForkHostError(f"the fork host exited (code {self._process.wait()})") from None
+        self._lock = threading.Lock()  #: guards the pipe to the host and the calls' queues
+        self._calls: dict[int, queue.SimpleQueue] = {}
+        self._ids = itertools.count(1)
+        self._ended: str | None = None  #: why the host stopped answering, once it has
+        threading.Thread(target=self._dispatch, args=(replies,), name="rnn-course fork host",
+                         daemon=True).start()
 
     @property
     def alive(self) -> bool:
@@ -77,33 +88,68 @@ class ForkHost:
         return self._process.poll() is None and (not warm or self.zygote.alive)
 
     def close(self) -> None:
-        """End the host and its zygote."""
+        """End the host (once its running children have ended) and its zygote."""
         if self.zygote is not None:
             self.zygote.close()
-        self._process.stdin.close()
+        with self._lock:
+            self._process.stdin.close()
         self._process.wait()
 
     def call(self, request: dict, timeout: float | None) -> Finished:
-        self._process.stdin.write((json.dumps(request) + "\n").encode())
-        self._process.stdin.flush()
-        pid = self._read(None)["pid"]
+        """Run ``request`` in a forked child; how it ended. Kills the child (and everything it
+        started) and raises :class:`ChildTimeout` after ``timeout`` seconds."""
+        answers: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            if self._ended is not None:
+                raise ForkHostError(self._ended)
+            ident = next(self._ids)
+            self._calls[ident] = answers
+            try:
+                self._process.stdin.write((json.dumps({**request, "id": ident}) + "\n").encode())
+                self._process.stdin.flush()
+            except (OSError, ValueError):
+                del self._calls[ident]
+                raise ForkHostError(f"the fork host exited (code {self._process.wait()})") from None
         try:
-            reply = self._read(timeout)
-            return Finished(reply["exit"], reply["cpu"])
-        except TimeoutError:
-            _kill_tree(pid)
-            self._read(None)  # the host reaps the child and reports it
-            raise ChildTimeout(f"{request['target']} ran past its {timeout:g} s deadline "
-                               "and was killed") from None
+            pid = self._answer(answers, None)["pid"]
+            try:
+                reply = self._answer(answers, timeout)
+                return Finished(reply["exit"], reply["cpu"])
+            except TimeoutError:
+                _kill_tree(pid)
+                self._answer(answers, None)  # the host reaps the child and reports it
+                raise ChildTimeout(f"{request['target']} ran past its {timeout:g} s deadline "
+                                   "and was killed") from None
+        finally:
+            with self._lock:
+                self._calls.pop(ident, None)
 
-    def _read(self, timeout: float | None) -> dict:
+    def _answer(self, answers: queue.SimpleQueue, timeout: float | None) -> dict:
         try:
-            reply = self._replies.next(timeout)
-        except EOFError:
-            raise ForkHostError(f"the fork host exited (code {self._process.wait()})") from None
+            reply = answers.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
         if reply is None:
-            raise TimeoutError
+            raise ForkHostError(self._ended)
         return reply
+
+    def _dispatch(self, replies: JsonLines) -> None:
+        """Hand each reply of the host to the call it answers; when the host has gone, tell
+        every call still waiting."""
+        try:
+            while True:
+                reply = replies.next(None)
+                with self._lock:
+                    answers = self._calls.get(reply.get("id"))
+                if answers is not None:
+                    answers.put(reply)
+        except (EOFError, OSError, ValueError):
+            pass
+        ended = f"the fork host exited (code {self._process.wait()})"
+        with self._lock:
+            self._ended = ended
+            for answers in self._calls.values():
+                answers.put(None)
 
 
 _host: ForkHost | None = None
@@ -144,7 +190,8 @@ def call(target: str, *args: str, cwd: Path, log_path: Path | None = None,
     request = {"target": target, "args": list(args), "cwd": str(cwd),
                "log": None if log_path is None else str(log_path), "env": dict(env or {})}
     with _host_lock:
-        return _get_host(preload).call(request, timeout)
+        host = _get_host(preload)
+    return host.call(request, timeout)
 
 
 def warm_up(modules: Sequence[str], cells: dict | None = None) -> None:

@@ -75,7 +75,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
     # has at most 107 bytes, which a long student id (an e-mail address) would pass
     with tempfile.TemporaryDirectory(prefix="rnn-course-grade-") as tmp:
         scratch = Path(tmp)
-        kernels = runner.kernels(bundle.preload)  # one lookup: the kernels' socket and their CPU count
+        kernels = runner.kernels(bundle.preload)
         env = _materialise(scratch, bundle, submission, kernels and kernels.socket_path)
         log = scratch / "grading.log"
         assignment, student = bundle.assignment_id, submission.student_id
@@ -86,7 +86,6 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
         database = f"sqlite:///{scratch / 'gradebook.db'}"
         steps_path = scratch / "steps.json"
         message, cpu, steps = "", 0.0, None
-        kernel_cpu = kernels.kernel_cpu() if kernels else 0.0
         try:
             finished = runner.call(f"{_CHILD}:grade", assignment, student, database,
                                    str(steps_path), cwd=scratch, log_path=log, env=env,
@@ -132,7 +131,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
                              timestamp=recorded["timestamp"], notebooks=notebooks,
                              log=_tail(log), seconds=time.perf_counter() - started,
                              cpu_seconds=cpu, cpu_by_step=steps.get("cpu", {}),
-                             kernel_cpu_seconds=kernels.kernel_cpu() - kernel_cpu if kernels else 0.0)
+                             kernel_cpu_seconds=steps.get("kernel_cpu", 0.0))
 
 
 def _materialise(scratch: Path, bundle: AssignmentBundle, submission: Submission,

@@ -42,10 +42,11 @@ Protocol (``kernel_launcher.start_warm`` is the other end): the grader sends one
 (``root``, ``ro_binds``, ``workdir``, ``connection``, ``ipc_dir``, ``limits``, ``argv``,
 ``env``) with the kernel's three standard file descriptors attached (``SCM_RIGHTS``); it gets
 back ``{"pid": init}`` once the kernel is forked (``{"error": why}`` if it could not be), and
-``{"exit": code}`` when the kernel has ended. If the grader's end stops writing or closes first
-(its process was killed), the kernel is killed.
-The worker talks to the zygote over two pipes, the zygote's stdin and stdout: ``cpu`` asks
-for the CPU seconds of every kernel ended so far, and closing them ends it.
+``{"exit": code, "cpu": seconds}`` when the kernel has ended (the CPU time of the kernel and its
+init, which a grader cannot measure: the kernel is not its child). If the grader's end stops
+writing or closes first (its process was killed), the kernel is killed.
+The worker's end holds the zygote's stdin and stdout: the zygote says once whether it can fork
+kernels, and closing its stdin ends it.
 """
 
 from __future__ import annotations
@@ -147,16 +148,6 @@ class Zygote:
         with self._lock:
             return not self._replies.closed and not select.select([self._replies], [], [], 0)[0]
 
-    def kernel_cpu(self) -> float:
-        """CPU seconds (user + system) of every kernel that has ended so far; 0 once it has died
-        (accounting only: a grade never depends on it)."""
-        with self._lock:
-            try:
-                self._requests.write("cpu\n")
-                return float(json.loads(self._replies.readline())["cpu"])
-            except (OSError, ValueError):
-                return 0.0
-
     def close(self) -> None:
         """Tell the zygote to end (kernels it started run on until their graders end them)."""
         with self._lock:
@@ -185,22 +176,18 @@ def main(socket_path: str, modules: Sequence[str] = ()) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
     listener.listen(16)
-    cpu = 0.0
     try:
         while True:
             ready, _, _ = select.select([sys.stdin, listener], [], [])
-            cpu += _reap()
+            _reap()
             if listener in ready:
                 connection, _ = listener.accept()
                 if os.fork() == 0:
                     listener.close()
                     os._exit(_serve(connection))
                 connection.close()
-            if sys.stdin in ready:
-                if not sys.stdin.readline():  # the worker has gone
-                    return
-                cpu += _reap()
-                print(json.dumps({"cpu": cpu}), flush=True)
+            if sys.stdin in ready and not sys.stdin.readline():  # the worker has gone
+                return
     finally:
         listener.close()
         # the folder the worker's end made for the socket alone (a Dask worker ends without
@@ -208,17 +195,15 @@ def main(socket_path: str, modules: Sequence[str] = ()) -> None:
         shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
 
 
-def _reap() -> float:
-    """Collect every ended child; return their CPU seconds (they waited for their kernels)."""
-    seconds = 0.0
+def _reap() -> None:
+    """Collect every ended child (the processes that served a kernel's connection)."""
     while True:
         try:
-            pid, _, usage = os.wait4(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return seconds
+            return
         if pid == 0:
-            return seconds
-        seconds += usage.ru_utime + usage.ru_stime
+            return
 
 
 def _warm_tracebacks() -> None:
@@ -314,9 +299,11 @@ def _serve(connection: socket.socket) -> int:
         if connection in ready and not connection.recv(1):  # the grader has gone: so has the kernel
             _end_namespace(kernel, watched)
             break
-    _, status = os.waitpid(kernel, 0)  # with the init, the CPU of what it reaped reaches the zygote
+    # the init's time includes the kernel's, which it reaped; with this process's, the zygote's
+    _, status, usage = os.wait4(kernel, 0)
+    ended = {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
     try:
-        connection.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+        connection.sendall(json.dumps(ended).encode() + b"\n")
     except OSError:
         pass
     return 0
