@@ -5,7 +5,9 @@ Why not ``subprocess.run(["nbgrader", ...])``: importing nbgrader costs about 2 
 submission, so a fresh process per submission would halve the speed-up. Each
 grading worker starts one ``forkhost`` process (see ``forkhost.py``) that imports
 nbgrader once; every call forks a child from it, in its own working directory,
-environment and log file. A submission is one call: ``nbgrader_child.grade``
+environment and log file. The worker's threads share the host, and their calls' children run
+side by side (a local run's one worker has a thread per core). A submission is one call:
+``nbgrader_child.grade``
 runs the very code of the ``nbgrader`` console script
 (``NbGraderApp.launch_instance``) for autograde and then for feedback.
 A child that passes its deadline is killed together with everything it started
