@@ -311,21 +311,29 @@ def test_a_grading_childs_temporary_folders_live_in_its_scratch_course(tmp_path)
     assert [p.name for p in scratch.iterdir() if p.name.startswith("tmp")], "not made in TMPDIR"
 
 
-def test_a_fork_host_compiles_the_judged_cells_once_for_all_its_children(tmp_path):
-    """``integrity.prepare_judge`` runs in the host: a child compiles none of those cells again."""
+def _run_in_a_fork_host_child(tmp_path, script: str, cells: dict | None = None):
+    """Run the Python source ``script`` in a child of a new fork host (cold kernels); how it
+    ended (``runner.Finished``: its exit code tells the test's finding)."""
     from course_lib.grading import runner
 
-    source = "x = 1\nx + 1"
-    check = ("import sys; from course_lib.grading import judge; "
-             "before = judge._compiled.cache_info().misses; "
-             f"judge.prepare({source!r}, '`t`'); "
-             "sys.exit(0 if judge._compiled.cache_info().misses == before else 3)")
-    host = runner.ForkHost((), kernels=False, cells={"judged": [[source, "t"]]})
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    host = runner.ForkHost((), kernels=False, cells=cells)
     try:
-        finished = host.call({"target": "builtins:exec", "args": [check], "cwd": str(tmp_path),
-                              "log": None, "env": {}}, timeout=60)
+        return host.call({"target": "runpy:run_path", "args": [str(path)], "cwd": str(tmp_path),
+                          "log": str(tmp_path / "log"), "env": {}}, timeout=60)
     finally:
         host.close()
+
+
+def test_a_fork_host_compiles_the_judged_cells_once_for_all_its_children(tmp_path):
+    """``integrity.prepare_judge`` runs in the host: a child compiles none of those cells again."""
+    source = "x = 1\nx + 1"
+    check = ("import sys\nfrom course_lib.grading import judge\n"
+             "before = judge._compiled.cache_info().misses\n"
+             f"judge.prepare({source!r}, '`t`')\n"
+             "sys.exit(0 if judge._compiled.cache_info().misses == before else 3)\n")
+    finished = _run_in_a_fork_host_child(tmp_path, check, cells={"judged": [[source, "t"]]})
     assert finished.code == 0, "the child compiled the cell again"
 
 
@@ -369,17 +377,7 @@ def test_a_fork_hosts_child_compiles_no_sql_for_the_gradebook_lookups_of_a_submi
     """The host ran autograde's and feedback's gradebook steps at start
     (``nbgrader_child._warm_gradebook``): a child's lookups of cells, grades and comments, and
     the scores feedback reads, reuse the SQL compiled there."""
-    from course_lib.grading import runner
-
-    script = tmp_path / "lookups.py"
-    script.write_text(GRADEBOOK_LOOKUPS)
-    host = runner.ForkHost((), kernels=False)
-    try:
-        finished = host.call({"target": "runpy:run_path", "args": [str(script)],
-                              "cwd": str(tmp_path), "log": str(tmp_path / "log"), "env": {}},
-                             timeout=60)
-    finally:
-        host.close()
+    finished = _run_in_a_fork_host_child(tmp_path, GRADEBOOK_LOOKUPS)
     assert finished.code == 0, f"the child compiled {finished.code} statements"
 
 
@@ -459,17 +457,7 @@ sys.exit(len(looked_up))
 def test_a_fork_hosts_child_looks_a_gradebooks_course_up_once(tmp_path):
     """``nbgrader_child._KnownCourses``: of three Gradebooks a child opens on one file, the first
     looks the course up (and adds it); the others find it known."""
-    from course_lib.grading import runner
-
-    script = tmp_path / "courses.py"
-    script.write_text(COURSE_LOOKUPS)
-    host = runner.ForkHost((), kernels=False)
-    try:
-        finished = host.call({"target": "runpy:run_path", "args": [str(script)],
-                              "cwd": str(tmp_path), "log": str(tmp_path / "log"), "env": {}},
-                             timeout=60)
-    finally:
-        host.close()
+    finished = _run_in_a_fork_host_child(tmp_path, COURSE_LOOKUPS)
     assert finished.code == 1, (tmp_path / "log").read_text()[-2000:]
 
 
