@@ -313,7 +313,7 @@ def _end_namespace(init: int, watched: int) -> None:
     """Ask the namespace's init to end every process in it and reap them (``_init``); kill it
     if it has not ended within :data:`_END_SECONDS` (a signal it has no handler for yet, from
     outside its namespace, is ignored, and a killed init reaps nothing: its kernel's CPU time
-    would never reach the zygote's count)."""
+    would never reach what the grader is told)."""
     os.kill(init, signal.SIGTERM)
     if not select.select([watched], [], [], _END_SECONDS)[0]:
         os.kill(init, signal.SIGKILL)
