@@ -4,6 +4,8 @@ regions, the end-of-run report."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -532,3 +534,20 @@ def test_saving_autogrades_once_records_what_nbgraders_step_records_in_one_commi
     # answer cell (nbgrader's), or one in all
     assert recorded[SaveAutoGrades][2] == 1 + 3
     assert recorded[SaveAutoGradesOnce] == (grades, comments, 1 + 1)
+
+
+def test_a_sweep_removes_the_temporary_folders_of_ended_processes_on_this_machine_only(tmp_path):
+    from course_lib.grading import tmpdirs
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    mine = tmpdirs.prefix("grade")
+    dead = mine.replace(f"-{os.getpid()}-", f"-{ended.pid}-")
+    elsewhere = dead.replace(f"-{tmpdirs._machine()}-", "-ffffff-")  # another node's, shared /tmp
+    for name in (f"{dead}a", f"{mine}b", f"{elsewhere}c", f"{dead.replace('grade', 'zygote')}d"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "gradebook.db").write_text("x")
+    (tmp_path / f"{dead}file").write_text("not a folder")
+    assert tmpdirs.sweep("grade", str(tmp_path)) == [str(tmp_path / f"{dead}a")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{mine}b", f"{elsewhere}c", f"{dead.replace('grade', 'zygote')}d", f"{dead}file"])

@@ -17,6 +17,7 @@ it needs nbgrader and Dask. One concept per module:
 - ``sandbox``        limits and isolation of the student's code (the kernel)
 - ``kernel_launcher`` the kernel command: limits, bubblewrap, the judge's comm
 - ``zygote``         warm kernels, each forked into a sandbox of its own
+- ``tmpdirs``        temporary folders named after their owner; the sweep of dead owners' ones
 - ``provisioner``    jupyter_client's provisioner of warm kernels: no launcher process
 - ``kernel_client``  the client that is ready as soon as the kernel answers
 - ``integrity``      nbgrader preprocessors: locked cells restored, cells run and judged

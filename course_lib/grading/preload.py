@@ -56,7 +56,7 @@ def cells(notebooks: Iterable[Path], cell_type: str) -> Iterator[str]:
     for path in notebooks:
         for cell in json.loads(Path(path).read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] == cell_type:
-                yield "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                yield _source(cell)
 
 
 def instructor_cells(notebooks: Iterable[Path]) -> Iterator[tuple[str, str]]:
@@ -67,8 +67,12 @@ def instructor_cells(notebooks: Iterable[Path]) -> Iterator[tuple[str, str]]:
             grading = cell.get("metadata", {}).get("nbgrader", {})
             if (cell["cell_type"] == "code" and grading.get("grade_id")
                     and (grading.get("locked") or grading.get("grade")) and not grading.get("solution")):
-                source = cell["source"]
-                yield ("".join(source) if isinstance(source, list) else source), grading["grade_id"]
+                yield _source(cell), grading["grade_id"]
+
+
+def _source(cell: dict) -> str:
+    """A notebook cell's source as one string (nbformat allows a list of lines)."""
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
 def imports(source: str) -> set[str]:

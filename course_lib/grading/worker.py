@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import runner, sandbox
+from . import runner, sandbox, tmpdirs
 from .settings import config_text
 from .tasks import ERROR, GRADED, AssignmentBundle, GradingResult, NotebookResult, Submission
 
@@ -52,8 +52,11 @@ async def start_warm_up(modules: tuple[str, ...], cells: dict | None = None) -> 
 
     They import the assignment's ``modules`` (torch: seconds), and the host imports nbgrader and
     prepares the assignment's ``cells`` (see ``forkhost.py``), while the client prepares the
-    run; the first task waits for them if they are not done yet.
+    run; the first task waits for them if they are not done yet. First it removes what workers
+    killed outright on this machine left in the temporary folder (``tmpdirs.sweep``).
     """
+    for kind in ("grade", "zygote"):
+        tmpdirs.sweep(kind)
     threading.Thread(target=runner.warm_up, args=(modules, cells), name="rnn-course warm-up",
                      daemon=True).start()
 
@@ -73,7 +76,7 @@ def grade_submission(bundle: AssignmentBundle, submission: Submission) -> Gradin
     started = time.perf_counter()
     # not named after the student: the kernel's sockets live in here, and a Unix socket's path
     # has at most 107 bytes, which a long student id (an e-mail address) would pass
-    with tempfile.TemporaryDirectory(prefix="rnn-course-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=tmpdirs.prefix("grade")) as tmp:
         scratch = Path(tmp)
         kernels = runner.kernels(bundle.preload)
         env = _materialise(scratch, bundle, submission, kernels and kernels.socket_path)

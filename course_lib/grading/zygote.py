@@ -69,7 +69,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from course_lib.grading import kernel_launcher, preload
+from course_lib.grading import kernel_launcher, preload, tmpdirs
 
 #: imported once here with the run's modules (see ``preload``), inherited by every kernel:
 #: ipykernel and what its start-up and ``_reseed`` import on the way (``ipykernel.debugger``
@@ -122,7 +122,7 @@ class Zygote:
     """
 
     def __init__(self) -> None:
-        self._folder = tempfile.mkdtemp(prefix="rnn-course-zygote-")  # 0700: the grader's only
+        self._folder = tempfile.mkdtemp(prefix=tmpdirs.prefix("zygote"))  # 0700: the grader's only
         self.socket_path = os.path.join(self._folder, _SOCKET_NAME)
         requests_in, requests_out = os.pipe()
         replies_in, replies_out = os.pipe()
