@@ -172,7 +172,8 @@ def _without_waiting_for_the_disk(connection: sqlite3.Connection, _record) -> No
     connection.execute("PRAGMA journal_mode = MEMORY")
 
 
-nbgrader.api.create_engine = _SharedCompiledSQL()
+_ENGINES = _SharedCompiledSQL()
+nbgrader.api.create_engine = _ENGINES
 
 
 class _CheckedSchemas:
@@ -249,7 +250,7 @@ class _KnownCourses:
             if key in known and not kwargs:
                 return None  # nbgrader's Gradebook ignores what it returns
             course = check(gradebook, course_id=course_id, **kwargs)
-            if nbgrader.api.create_engine.keeps(gradebook.engine):
+            if _ENGINES.keeps(gradebook.engine):
                 known.add(key)
             return course
 

@@ -74,7 +74,7 @@ class ForkHost:
         try:
             replies.next(None)  # {"ready": true}: nbgrader is imported
         except EOFError:
-            raise ForkHostError(f"the fork host exited (code {self._process.wait()})") from None
+            raise ForkHostError(self._exited()) from None
         self._lock = threading.Lock()  #: guards the pipe to the host and the calls' queues
         self._calls: dict[int, queue.SimpleQueue] = {}
         self._ids = itertools.count(1)
@@ -111,7 +111,7 @@ class ForkHost:
                 self._process.stdin.flush()
             except (OSError, ValueError):
                 del self._calls[ident]
-                raise ForkHostError(f"the fork host exited (code {self._process.wait()})") from None
+                raise ForkHostError(self._exited()) from None
         try:
             pid = self._answer(answers, None)["pid"]
             try:
@@ -135,6 +135,10 @@ class ForkHost:
             raise ForkHostError(self._ended)
         return reply
 
+    def _exited(self) -> str:
+        """Why calls fail once the host's pipes have closed: it has exited, with this code."""
+        return f"the fork host exited (code {self._process.wait()})"
+
     def _dispatch(self, replies: JsonLines) -> None:
         """Hand each reply of the host to the call it answers; when the host has gone, tell
         every call still waiting."""
@@ -147,7 +151,7 @@ class ForkHost:
                     answers.put(reply)
         except (EOFError, OSError, ValueError):
             pass
-        ended = f"the fork host exited (code {self._process.wait()})"
+        ended = self._exited()
         with self._lock:
             self._ended = ended
             for answers in self._calls.values():
